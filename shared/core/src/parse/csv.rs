@@ -1,0 +1,216 @@
+//! CSV drops row by row: header mapped once per file, delimiter sniffed from
+//! the header line unless configured, quoted fields with commas and newlines,
+//! CRLF / LF / CR line ends, ragged rows. A row that is not UTF-8 is rejected
+//! on its own; a header that is not is a file error.
+
+use std::io::BufRead;
+
+use csv::{ByteRecord, Reader, ReaderBuilder};
+use serde_json::Value;
+
+use super::{FileError, Item};
+use crate::config::Config;
+use crate::model::{Origin, Rejected, Source};
+use crate::normalise::RawRecord;
+
+/// Delimiters considered when sniffing, in order of preference on a tie.
+const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+pub(super) struct CsvRecords<R> {
+    object: String,
+    reader: Reader<R>,
+    /// Canonical names, one per column.
+    header: Vec<String>,
+    /// Lines before the csv reader's first line.
+    line_offset: u64,
+    index: u64,
+    row: ByteRecord,
+    delimiter: u8,
+    max_record_bytes: usize,
+    done: bool,
+}
+
+impl<R: BufRead> CsvRecords<R> {
+    pub(super) fn new(object: &str, mut input: R, skipped: u64, config: &Config) -> Result<Self, FileError> {
+        let mut line_offset = skipped;
+        for _ in 1..config.file.csv.header_line {
+            if !skip_line(&mut input).map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))? {
+                return Err(FileError::new(object, None, "the file ends before the configured header line"));
+            }
+            line_offset += 1;
+        }
+        let delimiter = match config.delimiter {
+            Some(delimiter) => delimiter,
+            None => {
+                let buffer = input.fill_buf().map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
+                sniff_delimiter(buffer)
+            }
+        };
+        let mut reader = ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(input);
+        let header_line = Some(line_offset + 1);
+        let mut raw_header = ByteRecord::new();
+        match reader.read_byte_record(&mut raw_header) {
+            Ok(true) => {}
+            Ok(false) => return Err(FileError::new(object, header_line, "no header row")),
+            Err(e) => return Err(FileError::new(object, header_line, format!("cannot read the header: {e}"))),
+        }
+        let mut header = Vec::with_capacity(raw_header.len());
+        for (at, name) in raw_header.iter().enumerate() {
+            let name = std::str::from_utf8(name).map_err(|_| {
+                FileError::new(
+                    object,
+                    header_line,
+                    format!(
+                        "column {} of the header is not UTF-8; set [csv] encoding (e.g. \"windows-1252\") \
+                         for files without a byte-order mark",
+                        at + 1
+                    ),
+                )
+            })?;
+            let name = name.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+            header.push(match name {
+                "" => format!("column_{}", at + 1),
+                _ => config.fields.canonical(Source::Csv, name),
+            });
+        }
+        Ok(CsvRecords {
+            object: object.to_string(),
+            reader,
+            header,
+            line_offset,
+            index: 0,
+            row: ByteRecord::new(),
+            delimiter,
+            max_record_bytes: config.file.limits.max_record_bytes,
+            done: false,
+        })
+    }
+
+    fn item(&mut self) -> Option<Item> {
+        let line = self.row.position().map(|p| p.line() + self.line_offset);
+        // Rows of nothing (blank, or only delimiters, or the Ctrl-Z some
+        // exporters append) carry no alert.
+        if self.row.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace() || *b == 0x1a)) {
+            return None;
+        }
+        let origin = Origin { object: self.object.clone(), line, index: self.index };
+        self.index += 1;
+        let raw = self.raw_text();
+        if self.row.as_slice().len() > self.max_record_bytes {
+            let reason = format!("row of {} bytes exceeds the limit of {}", self.row.as_slice().len(), self.max_record_bytes);
+            return Some(Item::Rejected(Rejected::new(Source::Csv, origin, reason).raw(raw)));
+        }
+        let mut fields = Vec::with_capacity(self.row.len());
+        for (at, bytes) in self.row.iter().enumerate() {
+            let name = match self.header.get(at) {
+                Some(name) => name.clone(),
+                None => format!("column_{}", at + 1),
+            };
+            match std::str::from_utf8(bytes) {
+                Ok(text) => fields.push((name, Value::String(text.to_string()))),
+                Err(_) => {
+                    let rejected = Rejected::new(Source::Csv, origin, "value is not UTF-8 (check [csv] encoding)")
+                        .field(name)
+                        .raw(raw);
+                    return Some(Item::Rejected(rejected));
+                }
+            }
+        }
+        Some(Item::Record(RawRecord { source: Source::Csv, origin, fields, mapped: true, raw }))
+    }
+
+    /// The row as text for the audit of a rejection (fields re-joined).
+    fn raw_text(&self) -> String {
+        let delimiter = char::from(self.delimiter).to_string();
+        let text: Vec<_> = self.row.iter().map(String::from_utf8_lossy).collect();
+        let mut joined = text.join(&delimiter);
+        if joined.len() > 4096 {
+            let cut = (0..=4096).rev().find(|at| joined.is_char_boundary(*at)).unwrap_or(0);
+            joined.truncate(cut);
+        }
+        joined
+    }
+}
+
+impl<R: BufRead> Iterator for CsvRecords<R> {
+    type Item = Result<Item, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            match self.reader.read_byte_record(&mut self.row) {
+                Ok(true) => {
+                    if let Some(item) = self.item() {
+                        return Some(Ok(item));
+                    }
+                }
+                Ok(false) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    let line = e.position().map(|p| p.line() + self.line_offset);
+                    return Some(Err(FileError::new(&self.object, line, format!("cannot read: {e}"))));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Skips one line (LF, CRLF or CR); false at end of input.
+fn skip_line(input: &mut impl BufRead) -> std::io::Result<bool> {
+    let mut any = false;
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(any);
+        }
+        any = true;
+        match buffer.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            Some(at) => {
+                let crlf = buffer[at] == b'\r' && buffer.get(at + 1) == Some(&b'\n');
+                input.consume(at + if crlf { 2 } else { 1 });
+                return Ok(true);
+            }
+            None => {
+                let len = buffer.len();
+                input.consume(len);
+            }
+        }
+    }
+}
+
+/// The candidate delimiter seen most often outside quotes on the first line.
+fn sniff_delimiter(buffer: &[u8]) -> u8 {
+    let mut counts = [0usize; CANDIDATES.len()];
+    let mut quoted = false;
+    for &byte in buffer {
+        match byte {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            _ if !quoted => {
+                if let Some(at) = CANDIDATES.iter().position(|c| *c == byte) {
+                    counts[at] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let best = (0..CANDIDATES.len()).max_by_key(|at| (counts[*at], std::cmp::Reverse(*at))).unwrap_or(0);
+    CANDIDATES[best]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter(b"a,b,c\n1;2;3;4;5"), b',');
+        assert_eq!(sniff_delimiter(b"\"a,b\";c;d\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
+        assert_eq!(sniff_delimiter(b"single"), b',');
+    }
+}
