@@ -74,6 +74,9 @@ pub fn exact_decimal(text: &str, style: DecimalStyle) -> Result<String, String> 
         }
     }
     let decimal = decimal_separator(&cleaned, style);
+    if !thousands_groups_are_sound(&cleaned, decimal) {
+        return Err(format!("{:?} is not an amount", shorten(text)));
+    }
     let mut plain = String::with_capacity(cleaned.len());
     for c in cleaned.chars() {
         match c {
@@ -135,6 +138,27 @@ fn decimal_separator(text: &str, style: DecimalStyle) -> Option<char> {
             (0, _) => None,
             _ => text.rfind(['.', ',']).and_then(|at| text[at..].chars().next()),
         },
+    }
+}
+
+/// Thousands separators split the integer part into groups of three digits
+/// (two in the Indian notation, `1,23,456`, except the last group): `1.2.3`
+/// is not an amount, rather than the guess `123`.
+fn thousands_groups_are_sound(cleaned: &str, decimal: Option<char>) -> bool {
+    let mantissa = cleaned.split(['e', 'E']).next().unwrap_or(cleaned);
+    let integer = match decimal {
+        Some(decimal) => mantissa.split(decimal).next().unwrap_or(mantissa),
+        None => mantissa,
+    };
+    let groups: Vec<&str> = integer.split(['.', ',']).collect();
+    match groups.as_slice() {
+        [_] => true,
+        [first, middle @ .., last] => {
+            (1..=3).contains(&first.len())
+                && middle.iter().all(|g| (2..=3).contains(&g.len()))
+                && last.len() == 3
+        }
+        [] => false,
     }
 }
 

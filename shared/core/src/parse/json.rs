@@ -64,14 +64,15 @@ impl<'a, R: BufRead> JsonRecords<'a, R> {
     }
 
 
-    /// Skips whitespace; returns the next byte without consuming it.
+    /// Skips whitespace (and Ctrl-Z); returns the next byte without consuming it.
     fn peek(&mut self) -> Result<Option<u8>, FileError> {
         loop {
             let buffer = self.input.fill_buf().map_err(|e| io_error(&self.object, self.line, e))?;
             if buffer.is_empty() {
                 return Ok(None);
             }
-            match buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+            // The Ctrl-Z some exporters append is padding here, as in CSV.
+            match buffer.iter().position(|b| !b.is_ascii_whitespace() && *b != 0x1a) {
                 Some(at) => {
                     let (first, newlines) = (buffer[at], count_newlines(&buffer[..at]));
                     self.line += newlines;
@@ -172,7 +173,13 @@ impl<'a, R: BufRead> JsonRecords<'a, R> {
         }
         let value = match strict::from_slice(&self.buffer) {
             Ok(value) => value,
-            Err(e) => return rejected(format!("not valid JSON: {e}"), &self.buffer),
+            Err(e) => {
+                // serde_json counts lines from the record's start; report the file's.
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message);
+                let line = scanned.line + e.line().saturating_sub(1) as u64;
+                return rejected(format!("not valid JSON at line {line}: {message}"), &self.buffer);
+            }
         };
         let Value::Object(map) = value else {
             return rejected("record is not a JSON object".into(), &self.buffer);

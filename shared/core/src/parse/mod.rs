@@ -67,23 +67,49 @@ const BUFFER: usize = 64 * 1024;
 pub fn records<'a, R: Read + 'a>(object: &str, reader: R, config: &'a Config) -> Result<Records<'a>, FileError> {
     // A byte-order mark decides the encoding; without one, bytes pass through
     // untouched so that invalid UTF-8 is reported where it is, not replaced.
+    let mut raw = BufReader::new(Filled(reader));
+    let head = raw.fill_buf().map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
+    let has_bom = encoding_rs::Encoding::for_bom(head).is_some();
     let mut decoder = DecodeReaderBytesBuilder::new();
     decoder.bom_sniffing(true).strip_bom(true).utf8_passthru(true);
-    let mut input = BufReader::with_capacity(BUFFER, decoder.build(reader));
+    let mut input = BufReader::with_capacity(BUFFER, Filled(decoder.build(raw)));
     let (format, skipped_lines) = sniff(object, &mut input)?;
     match format {
         Format::Json => Ok(Box::new(json::JsonRecords::new(object, input, skipped_lines, config))),
         Format::Csv => {
             // Only a CSV drop may be in a legacy encoding: re-open the stream
-            // through the configured decoder when it is not UTF-8.
-            if config.encoding != encoding_rs::UTF_8 {
+            // through the configured decoder when it is not UTF-8 and the
+            // file has no byte-order mark (a BOM has decided already).
+            if config.encoding != encoding_rs::UTF_8 && !has_bom {
                 let transcoded =
-                    DecodeReaderBytesBuilder::new().encoding(Some(config.encoding)).build(input);
+                    Filled(DecodeReaderBytesBuilder::new().encoding(Some(config.encoding)).build(input));
                 let input = BufReader::with_capacity(BUFFER, transcoded);
                 return Ok(Box::new(csv::CsvRecords::new(object, input, skipped_lines, config)?));
             }
             Ok(Box::new(csv::CsvRecords::new(object, input, skipped_lines, config)?))
         }
+    }
+}
+
+/// A reader that fills the caller's buffer as far as the source allows. The
+/// BOM sniffer hands out the first three bytes of a file on their own, and the
+/// format and delimiter sniffers must see a whole buffer, not three bytes.
+struct Filled<R>(R);
+
+impl<R: Read> Read for Filled<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Hand over what was read; the error comes back on the next call.
+                Err(_) if filled > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
     }
 }
 

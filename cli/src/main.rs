@@ -1,0 +1,65 @@
+//! `triage`: runs the alert pipeline locally over a folder of drops, answers
+//! the examiners' audit questions, and shows or checks the rules config.
+
+mod audit_cmd;
+mod config_cmd;
+mod run_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use triage_core::Config;
+
+/// Alert triage for compliance teams, run locally.
+#[derive(Debug, Parser)]
+#[command(name = "triage", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Triage drops (files or folders; default: the bundled sample drops).
+    Run(run_cmd::RunArgs),
+    /// Answer the examiners' standard questions from the audit log.
+    Audit(audit_cmd::AuditArgs),
+    /// Show the effective rules config, or check a config file.
+    Config {
+        #[command(subcommand)]
+        action: config_cmd::ConfigAction,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => run_cmd::run(args),
+        Command::Audit(args) => audit_cmd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Config { action } => config_cmd::run(action),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("triage: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Loads the config file, or the built-in default.
+pub(crate) fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    Config::from_toml(&text).map_err(|e| {
+        let lines: Vec<String> = e.0.iter().map(|issue| format!("{}: {issue}", path.display())).collect();
+        anyhow::anyhow!("invalid config:\n{}", lines.join("\n"))
+    })
+}

@@ -1,0 +1,49 @@
+//! Finding the drops a local run reads: files given directly, or every
+//! visible file under a folder, in a stable order.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::LocalError;
+
+/// Sub-folders that hold finished drops when `--move` is used.
+const DONE_FOLDERS: [&str; 2] = ["processed", "quarantine"];
+
+/// The drop files named by `paths`: files as given, folders walked
+/// recursively (hidden files, Markdown notes and the processed/quarantine
+/// folders skipped), sorted by path within each folder.
+pub fn find_drops(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LocalError> {
+    let mut found = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| LocalError::io(path, e))?;
+        if meta.is_dir() {
+            walk(path, &mut found)?;
+        } else {
+            found.push(path.clone());
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LocalError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| LocalError::io(dir, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| LocalError::io(dir, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.ends_with(".md") {
+            continue;
+        }
+        let kind = entry.file_type().map_err(|e| LocalError::io(&path, e))?;
+        if kind.is_dir() {
+            if !DONE_FOLDERS.contains(&name.as_str()) {
+                walk(&path, found)?;
+            }
+        } else if kind.is_file() {
+            found.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! SQLite store: the dedup index, the audit log and the delivery outbox in one
+//! file, under the old system's table and column names (`dedup_index`,
+//! `audit_log`) plus columns of our own. Each batch is one immediate
+//! transaction, so two runs sharing a file claim each fingerprint once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use triage_core::audit::{AuditRecord, Outcome};
+use triage_core::timestamp;
+use triage_core::{Assessed, Engine, Rejected};
+
+use crate::error::LocalError;
+
+/// How long a writer waits for another run's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dedup_index (
+    alert_hash     TEXT PRIMARY KEY,
+    first_seen_utc TEXT NOT NULL,
+    source         TEXT,
+    expires_at     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_hash         TEXT,
+    severity           TEXT,
+    source             TEXT NOT NULL,
+    routed_to          TEXT NOT NULL,
+    created_at_utc     TEXT NOT NULL,
+    triaged_at_utc     TEXT NOT NULL,
+    sla_seconds        INTEGER NOT NULL,
+    payload            TEXT NOT NULL,
+    outcome            TEXT NOT NULL,
+    rule               TEXT NOT NULL,
+    origin             TEXT NOT NULL,
+    reason             TEXT,
+    created_at_missing INTEGER NOT NULL,
+    payload_sha256     TEXT NOT NULL,
+    run_id             TEXT NOT NULL,
+    config_hash        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivery (
+    audit_id    INTEGER NOT NULL REFERENCES audit_log(id),
+    destination TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'dry_run')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    sent_at_utc TEXT,
+    last_error  TEXT,
+    PRIMARY KEY (audit_id, destination)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS delivery_open ON delivery(state) WHERE state IN ('pending', 'failed');
+CREATE TABLE IF NOT EXISTS drops (
+    run_id  TEXT NOT NULL,
+    object  TEXT NOT NULL,
+    status  TEXT NOT NULL CHECK (status IN ('processed', 'quarantined')),
+    records INTEGER NOT NULL,
+    report  TEXT,
+    at_utc  TEXT NOT NULL
+);
+";
+
+/// An alert on its way into the store.
+#[derive(Debug)]
+pub enum Entry {
+    Alert(Box<Assessed>),
+    Rejected(Rejected),
+}
+
+/// A delivery waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryTask {
+    pub audit_id: i64,
+    pub destination: String,
+    pub attempts: u32,
+    pub record: AuditRecord,
+}
+
+/// The SQLite file of a local deployment.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, LocalError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| LocalError::io(parent, e))?;
+        }
+        let conn = Connection::open(path).map_err(|source| LocalError::Database { path: path.into(), source })?;
+        let store = Store { conn, path: path.to_path_buf() };
+        store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.db(e))?;
+        store
+            .conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| store.db(e))?;
+        store.check_not_legacy()?;
+        store.conn.execute_batch(SCHEMA).map_err(|e| store.db(e))?;
+        Ok(store)
+    }
+
+    fn db(&self, source: rusqlite::Error) -> LocalError {
+        LocalError::Database { path: self.path.clone(), source }
+    }
+
+    /// The old system's database lacks our columns; writing into it would
+    /// break its NOT NULL constraints, so it is refused with a pointer.
+    fn check_not_legacy(&self) -> Result<(), LocalError> {
+        let has_audit: Option<String> = self
+            .conn
+            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.db(e))?;
+        if has_audit.is_none() {
+            return Ok(());
+        }
+        let outcome: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'outcome'", [], |r| r.get(0))
+            .map_err(|e| self.db(e))?;
+        if outcome == 0 {
+            return Err(LocalError::Schema {
+                path: self.path.clone(),
+                message: "this is the old system's database; run `triage import-legacy` into a new one".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Claims, audits and queues deliveries for `entries` in one transaction.
+    /// An alert is new when its fingerprint is unknown or its window ended
+    /// before `now`; it then gets `window_minutes` from `now`.
+    pub fn write_batch(
+        &mut self,
+        engine: &Engine,
+        entries: Vec<Entry>,
+        run_id: &str,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Vec<AuditRecord>, LocalError> {
+        let window = i64::try_from(engine.config().window_minutes()).unwrap_or(i64::MAX / 120) * 60;
+        let path = self.path.clone();
+        let db = |source| LocalError::Database { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let mut records = Vec::with_capacity(entries.len());
+        {
+            let mut claim = tx
+                .prepare_cached(
+                    "INSERT INTO dedup_index (alert_hash, first_seen_utc, source, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(alert_hash) DO UPDATE SET
+                         first_seen_utc = excluded.first_seen_utc,
+                         source = excluded.source,
+                         expires_at = excluded.expires_at
+                     WHERE dedup_index.expires_at < ?5",
+                )
+                .map_err(db)?;
+            let mut audit = tx
+                .prepare_cached(
+                    "INSERT INTO audit_log (alert_hash, severity, source, routed_to, created_at_utc,
+                         triaged_at_utc, sla_seconds, payload, outcome, rule, origin, reason,
+                         created_at_missing, payload_sha256, run_id, config_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                )
+                .map_err(db)?;
+            let mut deliver = tx
+                .prepare_cached("INSERT INTO delivery (audit_id, destination, state) VALUES (?1, ?2, ?3)")
+                .map_err(db)?;
+            let now_text = timestamp::format(now);
+            let state = if dry_run { "dry_run" } else { "pending" };
+            for entry in entries {
+                let record = match entry {
+                    Entry::Alert(assessed) => {
+                        let claimed = claim
+                            .execute(params![
+                                assessed.fingerprint,
+                                now_text,
+                                assessed.alert.source.as_str(),
+                                now.timestamp().saturating_add(window),
+                                now.timestamp()
+                            ])
+                            .map_err(db)?;
+                        let outcome = if claimed == 1 { Outcome::Routed } else { Outcome::Duplicate };
+                        engine.audit(&assessed, outcome, run_id, now)
+                    }
+                    Entry::Rejected(rejected) => engine.audit_rejected(&rejected, run_id, now),
+                };
+                audit
+                    .execute(params![
+                        record.alert_hash,
+                        record.severity.map(|s| s.as_str()),
+                        record.source.as_str(),
+                        record.routed_to_text(),
+                        timestamp::format(record.created_at_utc),
+                        now_text,
+                        record.sla_seconds,
+                        record.payload,
+                        record.outcome.as_str(),
+                        record.rule,
+                        record.origin,
+                        record.reason,
+                        record.created_at_missing,
+                        record.payload_sha256,
+                        record.run_id,
+                        record.config_hash,
+                    ])
+                    .map_err(db)?;
+                let audit_id = tx.last_insert_rowid();
+                for destination in &record.routed_to {
+                    deliver.execute(params![audit_id, destination, state]).map_err(db)?;
+                }
+                records.push(record);
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(records)
+    }
+
+    /// Notes how a drop ended.
+    pub fn record_drop(
+        &self,
+        run_id: &str,
+        object: &str,
+        quarantined: bool,
+        records: u64,
+        report: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LocalError> {
+        let status = if quarantined { "quarantined" } else { "processed" };
+        self.conn
+            .execute(
+                "INSERT INTO drops (run_id, object, status, records, report, at_utc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run_id, object, status, i64::try_from(records).unwrap_or(i64::MAX), report, timestamp::format(now)],
+            )
+            .map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    /// Deliveries still to make (pending, or failed with attempts left).
+    pub fn open_deliveries(&self, max_attempts: u32) -> Result<Vec<DeliveryTask>, LocalError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT d.audit_id, d.destination, d.attempts, a.alert_hash, a.outcome, a.severity, a.rule,
+                        a.source, a.routed_to, a.created_at_utc, a.triaged_at_utc, a.sla_seconds,
+                        a.created_at_missing, a.payload, a.payload_sha256, a.origin, a.reason, a.run_id,
+                        a.config_hash
+                 FROM delivery d JOIN audit_log a ON a.id = d.audit_id
+                 WHERE d.state IN ('pending', 'failed') AND d.attempts < ?1
+                 ORDER BY d.audit_id",
+            )
+            .map_err(|e| self.db(e))?;
+        let rows = statement
+            .query_map([max_attempts], |row| {
+                let text = |at: usize| row.get::<_, String>(at);
+                let when = |at: usize| -> rusqlite::Result<DateTime<Utc>> {
+                    Ok(timestamp::parse(&text(at)?, &[]).unwrap_or_default())
+                };
+                let record = AuditRecord {
+                    alert_hash: row.get(3)?,
+                    outcome: match text(4)?.as_str() {
+                        "routed" => Outcome::Routed,
+                        "duplicate" => Outcome::Duplicate,
+                        _ => Outcome::Rejected,
+                    },
+                    severity: row.get::<_, Option<String>>(5)?.as_deref().and_then(triage_core::Severity::from_hint),
+                    rule: text(6)?,
+                    source: if text(7)? == "csv" { triage_core::Source::Csv } else { triage_core::Source::Gmail },
+                    routed_to: text(8)?.split(',').filter(|d| !d.is_empty()).map(String::from).collect(),
+                    created_at_utc: when(9)?,
+                    triaged_at_utc: when(10)?,
+                    sla_seconds: row.get(11)?,
+                    created_at_missing: row.get(12)?,
+                    payload: text(13)?,
+                    payload_sha256: text(14)?,
+                    origin: text(15)?,
+                    reason: row.get(16)?,
+                    run_id: text(17)?,
+                    config_hash: text(18)?,
+                };
+                Ok(DeliveryTask { audit_id: row.get(0)?, destination: text(1)?, attempts: row.get(2)?, record })
+            })
+            .map_err(|e| self.db(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.db(e))
+    }
+
+    /// Records one delivery attempt: sent, or failed with `error`.
+    pub fn mark_delivery(
+        &self,
+        task: &DeliveryTask,
+        result: Result<DateTime<Utc>, String>,
+    ) -> Result<(), LocalError> {
+        let (state, sent_at, error) = match result {
+            Ok(at) => ("sent", Some(timestamp::format(at)), None),
+            Err(error) => ("failed", None, Some(error)),
+        };
+        self.conn
+            .execute(
+                "UPDATE delivery SET state = ?1, attempts = attempts + 1, sent_at_utc = ?2, last_error = ?3
+                 WHERE audit_id = ?4 AND destination = ?5",
+                params![state, sent_at, error, task.audit_id, task.destination],
+            )
+            .map_err(|e| self.db(e))?;
+        Ok(())
+    }
+}
