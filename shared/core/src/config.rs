@@ -56,6 +56,9 @@ pub struct CsvSection {
     pub encoding: String,
     /// 1-based line of the header row; lines before it are skipped.
     pub header_line: u64,
+    /// False for files without a header: columns are then `column_1`,
+    /// `column_2`, ... (map them in `[fields]`).
+    pub has_header: bool,
     pub decimal: DecimalStyle,
 }
 
@@ -172,6 +175,7 @@ impl Default for CsvSection {
             delimiter: "auto".into(),
             encoding: "utf-8".into(),
             header_line: 1,
+            has_header: true,
             decimal: DecimalStyle::Auto,
         }
     }

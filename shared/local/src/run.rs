@@ -95,7 +95,7 @@ pub fn run(
             .to_string()
         });
         if let Some(e) = &failure {
-            tracing::warn!(object = %object, line = ?e.line, records, "drop quarantined");
+            tracing::warn!(object = %object, line = e.line.unwrap_or(0), records, "drop quarantined");
             tally.quarantine(&object, e.to_string());
         }
         store.record_drop(&run_id, &object, failure.is_some(), records, report.as_deref(), clock())?;

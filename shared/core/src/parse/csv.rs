@@ -3,13 +3,17 @@
 //! CRLF / LF / CR line ends, ragged rows. A row that is not UTF-8 is rejected
 //! on its own; a header that is not is a file error.
 
-use std::io::BufRead;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{BufRead, Read};
+use std::rc::Rc;
 
 use csv::{ByteRecord, Reader, ReaderBuilder};
 use serde_json::Value;
 
 use super::{FileError, Item};
 use crate::config::Config;
+use crate::fields::FieldMap;
 use crate::model::{Origin, Rejected, Source};
 use crate::normalise::RawRecord;
 
@@ -18,7 +22,8 @@ const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 
 pub(super) struct CsvRecords<R> {
     object: String,
-    reader: Reader<R>,
+    reader: Reader<LineCounting<R>>,
+    lines: Rc<RefCell<LineIndex>>,
     /// Canonical names, one per column.
     header: Vec<String>,
     /// Lines before the csv reader's first line.
@@ -27,13 +32,15 @@ pub(super) struct CsvRecords<R> {
     row: ByteRecord,
     delimiter: u8,
     max_record_bytes: usize,
+    fields: FieldMap,
     done: bool,
 }
 
 impl<R: BufRead> CsvRecords<R> {
     pub(super) fn new(object: &str, mut input: R, skipped: u64, config: &Config) -> Result<Self, FileError> {
         let mut line_offset = skipped;
-        for _ in 1..config.file.csv.header_line {
+        // `header_line` counts from the top of the file, blank lines included.
+        for _ in (skipped + 1)..config.file.csv.header_line {
             if !skip_line(&mut input).map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))? {
                 return Err(FileError::new(object, None, "the file ends before the configured header line"));
             }
@@ -46,17 +53,22 @@ impl<R: BufRead> CsvRecords<R> {
                 sniff_delimiter(buffer)
             }
         };
+        let lines = Rc::new(RefCell::new(LineIndex::default()));
         let mut reader = ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(input);
+            .from_reader(LineCounting { inner: input, lines: Rc::clone(&lines), offset: 0 });
         let header_line = Some(line_offset + 1);
         let mut raw_header = ByteRecord::new();
-        match reader.read_byte_record(&mut raw_header) {
-            Ok(true) => {}
-            Ok(false) => return Err(FileError::new(object, header_line, "no header row")),
-            Err(e) => return Err(FileError::new(object, header_line, format!("cannot read the header: {e}"))),
+        if config.file.csv.has_header {
+            match reader.read_byte_record(&mut raw_header) {
+                Ok(true) => {}
+                Ok(false) => return Err(FileError::new(object, header_line, "no header row")),
+                Err(e) => {
+                    return Err(FileError::new(object, header_line, format!("cannot read the header: {e}")));
+                }
+            }
         }
         let mut header = Vec::with_capacity(raw_header.len());
         for (at, name) in raw_header.iter().enumerate() {
@@ -80,18 +92,21 @@ impl<R: BufRead> CsvRecords<R> {
         Ok(CsvRecords {
             object: object.to_string(),
             reader,
+            lines,
             header,
             line_offset,
             index: 0,
             row: ByteRecord::new(),
             delimiter,
             max_record_bytes: config.file.limits.max_record_bytes,
+            fields: config.fields.clone(),
             done: false,
         })
     }
 
     fn item(&mut self) -> Option<Item> {
-        let line = self.row.position().map(|p| p.line() + self.line_offset);
+        let start = self.row.position().map_or(0, |p| p.byte());
+        let line = Some(self.lines.borrow_mut().line_at(start) + self.line_offset);
         // Rows of nothing (blank, or only delimiters, or the Ctrl-Z some
         // exporters append) carry no alert.
         if self.row.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace() || *b == 0x1a)) {
@@ -108,7 +123,9 @@ impl<R: BufRead> CsvRecords<R> {
         for (at, bytes) in self.row.iter().enumerate() {
             let name = match self.header.get(at) {
                 Some(name) => name.clone(),
-                None => format!("column_{}", at + 1),
+                // Columns past the header (ragged rows, or no header at all)
+                // are named by position, through the field map.
+                None => self.fields.canonical(Source::Csv, &format!("column_{}", at + 1)),
             };
             match std::str::from_utf8(bytes) {
                 Ok(text) => fields.push((name, Value::String(text.to_string()))),
@@ -156,6 +173,75 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
             }
         }
         None
+    }
+}
+
+/// Where the line ends are, for the stretch of input the csv reader has read
+/// ahead: the csv crate counts only `\n` and dates a record from before the
+/// blank lines it skips, so lines are counted here (LF, CRLF and CR alike).
+#[derive(Debug, Default)]
+struct LineIndex {
+    /// (start, end) byte offsets of line ends not yet passed.
+    ends: VecDeque<(u64, u64)>,
+    /// Lines ended before the first entry of `ends`.
+    passed: u64,
+    /// The last byte seen was a `\r` (a `\n` next makes one CRLF).
+    after_cr: bool,
+}
+
+impl LineIndex {
+    fn record(&mut self, offset: u64, bytes: &[u8]) {
+        for (at, byte) in bytes.iter().enumerate() {
+            let position = offset + at as u64;
+            match byte {
+                b'\n' if self.after_cr => {
+                    if let Some(last) = self.ends.back_mut() {
+                        last.1 = position + 1;
+                    }
+                }
+                b'\n' | b'\r' => self.ends.push_back((position, position + 1)),
+                _ => {}
+            }
+            self.after_cr = *byte == b'\r';
+        }
+    }
+
+    /// The 1-based line of the first content at or after `start`, skipping
+    /// the blank lines there; forgets line ends before it.
+    fn line_at(&mut self, start: u64) -> u64 {
+        let mut cursor = start;
+        // A line end that began before `start` is passed, even when the csv
+        // reader counts the `\n` of its CRLF as part of the next record.
+        while let Some(&(_, end)) = self.ends.front().filter(|(begin, _)| *begin < start) {
+            self.ends.pop_front();
+            self.passed += 1;
+            cursor = cursor.max(end);
+        }
+        let mut line = self.passed + 1;
+        for (begin, end) in &self.ends {
+            if *begin != cursor {
+                break;
+            }
+            line += 1;
+            cursor = *end;
+        }
+        line
+    }
+}
+
+/// Passes bytes to the csv reader, noting where lines end.
+struct LineCounting<R> {
+    inner: R,
+    lines: Rc<RefCell<LineIndex>>,
+    offset: u64,
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.lines.borrow_mut().record(self.offset, &buf[..n]);
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 
