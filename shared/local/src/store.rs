@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS dedup_index (
     alert_hash     TEXT PRIMARY KEY,
     first_seen_utc TEXT NOT NULL,
     source         TEXT,
-    expires_at     INTEGER NOT NULL DEFAULT 0
+    first_seen     INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,8 +137,9 @@ impl Store {
     }
 
     /// Claims, audits and queues deliveries for `entries` in one transaction.
-    /// An alert is new when its fingerprint is unknown or its window ended
-    /// before `now`; it then gets `window_minutes` from `now`.
+    /// An alert is new when its fingerprint is unknown or was first seen more
+    /// than the window (in force now) before `now`; its first-seen time is
+    /// then renewed.
     pub fn write_batch(
         &mut self,
         engine: &Engine,
@@ -155,13 +156,13 @@ impl Store {
         {
             let mut claim = tx
                 .prepare_cached(
-                    "INSERT INTO dedup_index (alert_hash, first_seen_utc, source, expires_at)
+                    "INSERT INTO dedup_index (alert_hash, first_seen_utc, source, first_seen)
                      VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(alert_hash) DO UPDATE SET
                          first_seen_utc = excluded.first_seen_utc,
                          source = excluded.source,
-                         expires_at = excluded.expires_at
-                     WHERE dedup_index.expires_at < ?5",
+                         first_seen = excluded.first_seen
+                     WHERE dedup_index.first_seen < ?5",
                 )
                 .map_err(db)?;
             let mut audit = tx
@@ -185,8 +186,8 @@ impl Store {
                                 assessed.fingerprint,
                                 now_text,
                                 assessed.alert.source.as_str(),
-                                now.timestamp().saturating_add(window),
-                                now.timestamp()
+                                now.timestamp(),
+                                now.timestamp().saturating_sub(window)
                             ])
                             .map_err(db)?;
                         let outcome = if claimed == 1 { Outcome::Routed } else { Outcome::Duplicate };
