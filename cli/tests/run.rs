@@ -43,8 +43,14 @@ fn samples_route_then_all_duplicate_on_rerun() {
     assert_eq!(sql(&db, "SELECT COUNT(DISTINCT alert_hash) FROM audit_log"), 81);
     assert_eq!(sql(&db, "SELECT COUNT(*) FROM dedup_index"), 81);
     // Every routed alert has its destinations, each delivery recorded as a dry run.
-    assert_eq!(sql(&db, "SELECT COUNT(*) FROM audit_log WHERE outcome = 'routed' AND routed_to = ''"), 0);
-    assert_eq!(sql(&db, "SELECT COUNT(*) FROM delivery WHERE state = 'dry_run'"), 10 * 2 + 29 * 2 + 19 + 23);
+    assert_eq!(
+        sql(&db, "SELECT COUNT(*) FROM audit_log WHERE outcome = 'routed' AND routed_to = ''"),
+        0
+    );
+    assert_eq!(
+        sql(&db, "SELECT COUNT(*) FROM delivery WHERE state = 'dry_run'"),
+        10 * 2 + 29 * 2 + 19 + 23
+    );
 }
 
 #[test]
@@ -55,7 +61,10 @@ fn bundled_run_with_bad_rows_rejects_with_reasons_and_exit_2() {
     let (code, stdout, _) = triage(&["run", "--db", db.to_str().unwrap()]);
     assert_eq!(code, 2, "{stdout}");
     assert!(stdout.contains("alerts read 91 = new 84 + duplicate 0 + rejected 7"), "{stdout}");
-    assert!(stdout.contains("new by severity: critical 10, high 31, medium 20, low 23"), "{stdout}");
+    assert!(
+        stdout.contains("new by severity: critical 10, high 31, medium 20, low 23"),
+        "{stdout}"
+    );
     for expected in [
         "bad-rows.csv:2 [0]: field `risk_score`: \"abc\" is not a number",
         "bad-rows.csv:3 [1]: field `risk_score`: 150 is outside 0-100",
@@ -68,10 +77,19 @@ fn bundled_run_with_bad_rows_rejects_with_reasons_and_exit_2() {
         assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
     }
     // Rejected alerts are audited without a fingerprint and routed to the rejected row.
-    assert_eq!(sql(&db, "SELECT COUNT(*) FROM audit_log WHERE outcome = 'rejected' AND alert_hash IS NULL"), 7);
     assert_eq!(
-        sql(&db, "SELECT COUNT(*) FROM delivery d JOIN audit_log a ON a.id = d.audit_id \
-                  WHERE a.outcome = 'rejected' AND d.destination = 'email:compliance'"),
+        sql(
+            &db,
+            "SELECT COUNT(*) FROM audit_log WHERE outcome = 'rejected' AND alert_hash IS NULL"
+        ),
+        7
+    );
+    assert_eq!(
+        sql(
+            &db,
+            "SELECT COUNT(*) FROM delivery d JOIN audit_log a ON a.id = d.audit_id \
+                  WHERE a.outcome = 'rejected' AND d.destination = 'email:compliance'"
+        ),
         7
     );
     let (code, stdout, _) = triage(&["run", "--db", db.to_str().unwrap()]);
@@ -94,7 +112,8 @@ fn dedup_window_expires_and_renews() {
     assert_eq!(counts(&at("2025-01-02T00:00:01Z")), (50, 50, 0, 0));
     assert_eq!(counts(&at("2025-01-02T12:00:00Z")), (50, 0, 50, 0));
     // A shorter window from the command line.
-    let short = run_json(&db, &["--now", "2025-01-02T01:00:02Z", "--window", "60"], &[csv.as_path()]).1;
+    let short =
+        run_json(&db, &["--now", "2025-01-02T01:00:02Z", "--window", "60"], &[csv.as_path()]).1;
     assert_eq!(counts(&short), (50, 50, 0, 0));
 }
 
@@ -130,7 +149,10 @@ fn unreadable_drops_are_quarantined_and_the_rest_goes_on() {
     write("a-empty.csv", b"");
     write("b-header-only.csv", b"txn_id,amount,risk_score\n");
     write("c-latin1.csv", b"txn_id,Empf\xe4nger\nT-1,x\n");
-    write("d-truncated.json", br#"[{"message_id": "M-1", "risk_score": 95}, {"message_id": "M-2", "subj"#);
+    write(
+        "d-truncated.json",
+        br#"[{"message_id": "M-1", "risk_score": 95}, {"message_id": "M-2", "subj"#,
+    );
     write("e-missing-column.csv", b"customer_id,amount\nC-1,5\nC-2,6\n");
     write("f-good.csv", b"txn_id,risk_score\nT-9,91\n");
     let (code, summary) = run_json(&db, &[], &[input.as_path()]);
@@ -146,10 +168,20 @@ fn unreadable_drops_are_quarantined_and_the_rest_goes_on() {
         .collect();
     assert_eq!(quarantined.len(), 3, "{quarantined:?}");
     assert!(quarantined[0].starts_with("a-empty.csv: the drop is empty"), "{quarantined:?}");
-    assert!(quarantined[1].starts_with("c-latin1.csv:1: column 2 of the header is not UTF-8"), "{quarantined:?}");
-    assert!(quarantined[2].starts_with("d-truncated.json:1: the file ends inside a record"), "{quarantined:?}");
-    let reasons: Vec<&str> =
-        summary["rejections"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(
+        quarantined[1].starts_with("c-latin1.csv:1: column 2 of the header is not UTF-8"),
+        "{quarantined:?}"
+    );
+    assert!(
+        quarantined[2].starts_with("d-truncated.json:1: the file ends inside a record"),
+        "{quarantined:?}"
+    );
+    let reasons: Vec<&str> = summary["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
     assert_eq!(reasons, ["field `txn_id`: required field is missing or empty"; 2]);
     assert_eq!(sql(&db, "SELECT COUNT(*) FROM drops WHERE status = 'quarantined'"), 3);
     assert_eq!(sql(&db, "SELECT COUNT(*) FROM drops WHERE status = 'processed'"), 3);
@@ -187,9 +219,15 @@ fn audit_answers_the_examiners_questions() {
     let (code, stdout, stderr) = triage(&["audit", "--db", dbs, "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["processed"], json!({"total": 182, "routed": 84, "duplicate": 84, "rejected": 14}));
+    assert_eq!(
+        report["processed"],
+        json!({"total": 182, "routed": 84, "duplicate": 84, "rejected": 14})
+    );
     assert_eq!(report["routed_without_destination"], json!(0));
-    assert_eq!(report["dedup"], json!({"total": 168, "unique_fingerprints": 84, "duplicates_suppressed": 84}));
+    assert_eq!(
+        report["dedup"],
+        json!({"total": 168, "unique_fingerprints": 84, "duplicates_suppressed": 84})
+    );
     let shares: Vec<(String, u64)> = report["severity_distribution"]
         .as_array()
         .unwrap()
@@ -216,7 +254,11 @@ fn config_check_names_key_and_line() {
     std::fs::write(&path, "[dedup]\nwindow_minutes = 60\n\n[csv]\ndelimiter = \"ab\"\n").unwrap();
     let (code, _, stderr) = triage(&["config", "check", path.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("rules.toml: line 5: `csv.delimiter`: \"ab\" is not `auto` or one character"), "{stderr}");
+    assert!(
+        stderr
+            .contains("rules.toml: line 5: `csv.delimiter`: \"ab\" is not `auto` or one character"),
+        "{stderr}"
+    );
     let (code, stdout, _) = triage(&["config", "show"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("window_minutes = 1440"), "{stdout}");
