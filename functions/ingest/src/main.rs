@@ -1,0 +1,25 @@
+//! Lambda entry point of ingest: logging, AWS config and adapters once per
+//! cold start, then the runtime loop.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use triage_aws::{Clients, Role, Settings};
+use triage_ingest::Ingest;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_ansi(false)
+        .with_current_span(false)
+        .init();
+    let settings = Settings::from_env(Role::Ingest)?;
+    let sdk = aws_config::load_from_env().await;
+    let app = Ingest::from_settings(&settings, &Clients::new(&sdk)).await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        triage_ingest::handle(app, event.payload).await.map_err(Error::from)
+    }))
+    .await
+}
