@@ -2,6 +2,8 @@
 //! ledger and transport: partial batch failures, idempotent redelivery, dry
 //! run, and messages on the wrong queue.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
