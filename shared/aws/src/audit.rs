@@ -38,7 +38,7 @@ pub mod state {
 }
 
 /// The key of one audit item.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AuditKey {
     pub alert_hash: String,
     pub event: String,
