@@ -1,7 +1,7 @@
 //! Lambda entry point of ingest: logging, AWS config and adapters once per
 //! cold start, then the runtime loop.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use triage_aws::{Clients, Role, Settings};
 use triage_ingest::Ingest;
@@ -19,7 +19,10 @@ async fn main() -> Result<(), Error> {
     let app = Ingest::from_settings(&settings, &Clients::new(&sdk)).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        triage_ingest::handle(app, event.payload).await.map_err(Error::from)
+        triage_ingest::handle(app, event.payload).await.map_err(|e| Diagnostic {
+            error_type: if e.retryable() { "Triage.Retryable" } else { "Triage.Permanent" }.into(),
+            error_message: e.to_string(),
+        })
     }))
     .await
 }
