@@ -188,20 +188,31 @@ pub struct Stack {
 
 impl Stack {
     /// Creates bucket, tables, queues, SES identity and one webhook secret
-    /// per channel pointing at `slack`.
+    /// per channel pointing at `slack`, all named with a random suffix.
     pub async fn create(sdk: &SdkConfig, slack: &SlackServer) -> Stack {
-        let clients = Clients::new(sdk);
         let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+        Stack::create_named(sdk, &format!("-{id}"), |channel| slack.url(channel)).await
+    }
+
+    /// The same with names `drops<suffix>`, `dedup<suffix>`, `audit<suffix>`,
+    /// `slack<suffix>`, `email<suffix>` and the secret prefix
+    /// `triage<suffix>/slack/`; `webhook` gives each channel's URL.
+    pub async fn create_named(
+        sdk: &SdkConfig,
+        suffix: &str,
+        webhook: impl Fn(&str) -> String,
+    ) -> Stack {
+        let clients = Clients::new(sdk);
         let settings = Settings {
-            bucket: format!("drops-{id}"),
-            dedup_table: format!("dedup-{id}"),
-            audit_table: format!("audit-{id}"),
+            bucket: format!("drops{suffix}"),
+            dedup_table: format!("dedup{suffix}"),
+            audit_table: format!("audit{suffix}"),
             slack_queue_url: String::new(),
             email_queue_url: String::new(),
             dry_run: false,
             window_minutes: None,
             email_sender: SENDER.into(),
-            slack_secret_prefix: format!("triage-{id}/slack/"),
+            slack_secret_prefix: format!("triage{suffix}/slack/"),
             config_key: None,
         };
         clients.s3.create_bucket().bucket(&settings.bucket).send().await.unwrap();
@@ -225,15 +236,15 @@ impl Stack {
             let sqs = clients.sqs.clone();
             async move { sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap() }
         };
-        let slack_queue_url = queue(format!("slack-{id}")).await;
-        let email_queue_url = queue(format!("email-{id}")).await;
+        let slack_queue_url = queue(format!("slack{suffix}")).await;
+        let email_queue_url = queue(format!("email{suffix}")).await;
         clients.ses.verify_email_identity().email_address(SENDER).send().await.unwrap();
         for channel in CHANNELS {
             clients
                 .secrets
                 .create_secret()
                 .name(format!("{}{channel}", settings.slack_secret_prefix))
-                .secret_string(slack.url(channel))
+                .secret_string(webhook(channel))
                 .send()
                 .await
                 .unwrap();
