@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rusqlite::{Connection, OpenFlags};
+use triage_core::Severity;
 use triage_core::audit::Outcome;
 use triage_core::report::{AuditReport, ReportBuilder, ReportRow};
-use triage_core::Severity;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -27,10 +27,15 @@ enum Format {
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.db.exists(), "no database at {} (run `triage run` first)", args.db.display());
+    anyhow::ensure!(
+        args.db.exists(),
+        "no database at {} (run `triage run` first)",
+        args.db.display()
+    );
     let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("cannot open {}", args.db.display()))?;
-    let report = report(&conn).with_context(|| format!("cannot read the audit log in {}", args.db.display()))?;
+    let report = report(&conn)
+        .with_context(|| format!("cannot read the audit log in {}", args.db.display()))?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Csv => print!("{}", csv(&report)),
@@ -42,7 +47,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
 /// Reads every audit row and delivery count into the report.
 pub fn report(conn: &Connection) -> rusqlite::Result<AuditReport> {
     let mut builder = ReportBuilder::default();
-    let mut rows = conn.prepare("SELECT outcome, severity, routed_to, sla_seconds, alert_hash FROM audit_log")?;
+    let mut rows = conn
+        .prepare("SELECT outcome, severity, routed_to, sla_seconds, alert_hash FROM audit_log")?;
     let mut cursor = rows.query([])?;
     while let Some(row) = cursor.next()? {
         let outcome = match row.get_ref(0)?.as_str()? {
@@ -58,11 +64,15 @@ pub fn report(conn: &Connection) -> rusqlite::Result<AuditReport> {
             alert_hash: row.get(4)?,
         });
     }
-    let mut deliveries =
-        conn.prepare("SELECT destination, state, COUNT(*) FROM delivery GROUP BY destination, state")?;
+    let mut deliveries = conn
+        .prepare("SELECT destination, state, COUNT(*) FROM delivery GROUP BY destination, state")?;
     let mut cursor = deliveries.query([])?;
     while let Some(row) = cursor.next()? {
-        builder.add_delivery(&row.get::<_, String>(0)?, &row.get::<_, String>(1)?, row.get::<_, i64>(2)?.unsigned_abs());
+        builder.add_delivery(
+            &row.get::<_, String>(0)?,
+            &row.get::<_, String>(1)?,
+            row.get::<_, i64>(2)?.unsigned_abs(),
+        );
     }
     Ok(builder.finish())
 }
@@ -76,11 +86,22 @@ fn table(report: &AuditReport) -> String {
     ));
     out.push_str("2. severity distribution (routed):\n");
     for share in &report.severity_distribution {
-        out.push_str(&format!("   {:<9}{:>10}{:>9.2}%\n", share.severity.as_str(), share.count, share.percent));
+        out.push_str(&format!(
+            "   {:<9}{:>10}{:>9.2}%\n",
+            share.severity.as_str(),
+            share.count,
+            share.percent
+        ));
     }
-    out.push_str(&format!("3. routed with no destination: {}\n", report.routed_without_destination));
+    out.push_str(&format!(
+        "3. routed with no destination: {}\n",
+        report.routed_without_destination
+    ));
     out.push_str("4. SLA seconds by severity (routed):\n");
-    out.push_str(&format!("   {:<9}{:>10}{:>14}{:>12}{:>12}{:>12}\n", "severity", "count", "average", "max", "p50", "p95"));
+    out.push_str(&format!(
+        "   {:<9}{:>10}{:>14}{:>12}{:>12}{:>12}\n",
+        "severity", "count", "average", "max", "p50", "p95"
+    ));
     for s in &report.sla_by_severity {
         out.push_str(&format!(
             "   {:<9}{:>10}{:>14.1}{:>12}{:>12}{:>12}\n",
@@ -99,7 +120,10 @@ fn table(report: &AuditReport) -> String {
     ));
     out.push_str("deliveries:\n");
     for delivery in &report.deliveries {
-        out.push_str(&format!("   {:<28}{:<9}{:>10}\n", delivery.destination, delivery.state, delivery.count));
+        out.push_str(&format!(
+            "   {:<28}{:<9}{:>10}\n",
+            delivery.destination, delivery.state, delivery.count
+        ));
     }
     out
 }

@@ -76,7 +76,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let paths = if args.paths.is_empty() { vec![bundled_drops()] } else { args.paths.clone() };
     let drops = triage_local::find_drops(&paths)?;
     anyhow::ensure!(!drops.is_empty(), "no drop files under {}", display_paths(&paths));
-    let total_bytes: u64 = drops.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 =
+        drops.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
 
     let mut store = Store::open(&args.db)?;
     let bar = progress_bar(total_bytes, args.json);
@@ -119,13 +120,22 @@ fn progress_bar(total: u64, quiet: bool) -> Bar {
     }
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     Bar(bar)
 }
 
-fn print_summary(tally: &RunTally, engine: &Engine, db: &Path, dry_run: bool, sent: u64, failed: u64) {
+fn print_summary(
+    tally: &RunTally,
+    engine: &Engine,
+    db: &Path,
+    dry_run: bool,
+    sent: u64,
+    failed: u64,
+) {
     let mode = if dry_run { "dry run: nothing sent" } else { "delivering" };
     println!("run {} ({mode}; config {})", tally.run_id, &engine.config().hash[..12]);
     println!("database {}", db.display());
@@ -140,11 +150,14 @@ fn print_summary(tally: &RunTally, engine: &Engine, db: &Path, dry_run: bool, se
         .collect();
     println!("new by severity: {}", severities.join(", "));
     if !tally.by_destination.is_empty() {
-        let destinations: Vec<String> = tally.by_destination.iter().map(|(d, n)| format!("{d} {n}")).collect();
+        let destinations: Vec<String> =
+            tally.by_destination.iter().map(|(d, n)| format!("{d} {n}")).collect();
         println!("deliveries by destination: {}", destinations.join(", "));
     }
     match tally.average_sla_seconds {
-        Some(average) => println!("average SLA (created to triaged, new alerts): {}", duration(average)),
+        Some(average) => {
+            println!("average SLA (created to triaged, new alerts): {}", duration(average))
+        }
         None => println!("average SLA: no new alerts"),
     }
     if tally.created_at_missing > 0 {
@@ -159,7 +172,10 @@ fn print_summary(tally: &RunTally, engine: &Engine, db: &Path, dry_run: bool, se
             println!("  {}: {}", note.origin, note.reason);
         }
         if tally.rejections_not_listed > 0 {
-            println!("  ... and {} more (see audit_log where outcome = 'rejected')", tally.rejections_not_listed);
+            println!(
+                "  ... and {} more (see audit_log where outcome = 'rejected')",
+                tally.rejections_not_listed
+            );
         }
     }
     if !tally.quarantined.is_empty() {

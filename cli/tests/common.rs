@@ -1,5 +1,7 @@
 //! Small harness for driving the `triage` binary in tests.
 
+#![allow(clippy::unwrap_used)]
+
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! (tests/fixtures/corpus-configs) every record is processed; with no config
 //! each is processed or rejected with a reason, and nothing panics.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{corpus, counts, repo, run_json};

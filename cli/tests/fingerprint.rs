@@ -2,6 +2,8 @@
 //! (Python `rfc8785`, installed by tests/run.sh), and equal for the same
 //! alert spelled differently.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;

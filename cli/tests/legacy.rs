@@ -3,6 +3,8 @@
 //! severity and destinations per alert, and the same duplicate count, as the
 //! reference implementation of the old system gives.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

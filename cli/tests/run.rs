@@ -1,6 +1,8 @@
 //! `triage run` end to end on the bundled sample drops and on bad input:
 //! exact counts, severities, the audit log, exit codes.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{counts, drops, run_json, sql, triage};

@@ -166,7 +166,10 @@ pub(crate) fn compile(
             other => match Severity::from_hint(other) {
                 Some(severity) if other == severity.as_str() => Outcome::Fixed(severity),
                 _ => {
-                    issue(key.clone(), format!("severity {other:?} is not critical, high, medium, low or hint"));
+                    issue(
+                        key.clone(),
+                        format!("severity {other:?} is not critical, high, medium, low or hint"),
+                    );
                     continue;
                 }
             },
@@ -178,7 +181,9 @@ pub(crate) fn compile(
             .when
             .iter()
             .enumerate()
-            .filter_map(|(n, c)| compile_condition(c).map_err(|m| issue(format!("{key}.when[{n}]"), m)).ok())
+            .filter_map(|(n, c)| {
+                compile_condition(c).map_err(|m| issue(format!("{key}.when[{n}]"), m)).ok()
+            })
             .collect();
         rules.push(Rule { name: spec.name.clone(), outcome, when });
     }
@@ -186,7 +191,8 @@ pub(crate) fn compile(
         Some(Rule { outcome: Outcome::Fixed(_), when, .. }) if when.is_empty() => {}
         _ => issue(
             format!("rules[{}]", specs.len().saturating_sub(1)),
-            "the last rule must have a fixed severity and no `when`, so every alert gets one".into(),
+            "the last rule must have a fixed severity and no `when`, so every alert gets one"
+                .into(),
         ),
     }
     let escalation = escalation.and_then(|spec| compile_escalation(spec, issue));
@@ -212,7 +218,9 @@ fn compile_condition(spec: &ConditionSpec) -> Result<Condition, String> {
             if bounds.iter().flatten().any(|b| !b.is_finite()) {
                 return Err("bounds must be finite numbers".into());
             }
-            if spec.at_least.is_some() && spec.above.is_some() || spec.at_most.is_some() && spec.below.is_some() {
+            if spec.at_least.is_some() && spec.above.is_some()
+                || spec.at_most.is_some() && spec.below.is_some()
+            {
                 return Err("give at most one lower bound and one upper bound".into());
             }
             let low = spec.at_least.map(|b| (b, true)).or(spec.above.map(|b| (b, false)));
@@ -229,7 +237,10 @@ fn compile_condition(spec: &ConditionSpec) -> Result<Condition, String> {
     }
 }
 
-fn compile_escalation(spec: &EscalationSpec, issue: &mut dyn FnMut(String, String)) -> Option<Escalation> {
+fn compile_escalation(
+    spec: &EscalationSpec,
+    issue: &mut dyn FnMut(String, String),
+) -> Option<Escalation> {
     let zone = spec.timezone.parse::<Tz>().map_err(|_| {
         issue("escalation.timezone".into(), format!("unknown time zone {:?}", spec.timezone));
     });
@@ -261,7 +272,12 @@ impl RuleSet {
     /// Severity of `alert` and the rule that decided it. `hint` is the hint
     /// in force (the alert's own, or one the engine derived); `now` is the
     /// triage time, for the escalation.
-    pub fn classify(&self, alert: &Alert, hint: Option<Severity>, now: DateTime<Utc>) -> Decision<'_> {
+    pub fn classify(
+        &self,
+        alert: &Alert,
+        hint: Option<Severity>,
+        now: DateTime<Utc>,
+    ) -> Decision<'_> {
         let decision = self
             .rules
             .iter()
@@ -270,12 +286,17 @@ impl RuleSet {
                     Outcome::Fixed(severity) => (severity, false),
                     Outcome::Hint => (hint?, true),
                 };
-                rule.when
-                    .iter()
-                    .all(|c| c.holds(alert))
-                    .then_some(Decision { severity, rule: rule.name.as_str(), by_hint })
+                rule.when.iter().all(|c| c.holds(alert)).then_some(Decision {
+                    severity,
+                    rule: rule.name.as_str(),
+                    by_hint,
+                })
             })
-            .unwrap_or(Decision { severity: Severity::Low, rule: "no-rule-matched", by_hint: false });
+            .unwrap_or(Decision {
+                severity: Severity::Low,
+                rule: "no-rule-matched",
+                by_hint: false,
+            });
         match &self.escalation {
             Some(e) if e.from == decision.severity && !e.in_business_hours(now) => {
                 Decision { severity: e.to, rule: e.name.as_str(), by_hint: false }
@@ -305,7 +326,8 @@ impl Condition {
             }),
             Condition::Range { field, low, high } => number_of(alert, field).is_some_and(|value| {
                 low.is_none_or(|(b, inclusive)| if inclusive { value >= b } else { value > b })
-                    && high.is_none_or(|(b, inclusive)| if inclusive { value <= b } else { value < b })
+                    && high
+                        .is_none_or(|(b, inclusive)| if inclusive { value <= b } else { value < b })
             }),
             Condition::OneOf { field, values } => {
                 let text = match field.as_str() {
@@ -345,8 +367,11 @@ fn contains_word(text: &str, word: &str, whole_word: bool) -> bool {
 impl Escalation {
     fn in_business_hours(&self, now: DateTime<Utc>) -> bool {
         let local = now.with_timezone(&self.zone);
-        let time = NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second()).unwrap_or_default();
-        self.weekdays[local.weekday().num_days_from_monday() as usize] && time >= self.start && time < self.end
+        let time = NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second())
+            .unwrap_or_default();
+        self.weekdays[local.weekday().num_days_from_monday() as usize]
+            && time >= self.start
+            && time < self.end
     }
 }
 

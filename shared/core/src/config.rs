@@ -244,7 +244,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         // The built-in default is validated by a unit test.
-        Config::from_file(ConfigFile::default(), "").unwrap_or_else(|e| panic!("built-in config: {e}"))
+        Config::from_file(ConfigFile::default(), "")
+            .unwrap_or_else(|e| panic!("built-in config: {e}"))
     }
 }
 
@@ -288,9 +289,10 @@ impl Config {
             issue("csv.header_line".into(), "lines count from 1".into());
         }
         if let Some(score) = file.ingest.csv_hint_from_score
-            && !(0.0..=100.0).contains(&score) {
-                issue("ingest.csv_hint_from_score".into(), format!("{score} is outside 0-100"));
-            }
+            && !(0.0..=100.0).contains(&score)
+        {
+            issue("ingest.csv_hint_from_score".into(), format!("{score} is outside 0-100"));
+        }
         if file.dedup.window_minutes == 0 {
             issue("dedup.window_minutes".into(), "must be at least 1".into());
         }

@@ -58,8 +58,15 @@ impl Engine {
         };
         let derived = self.derived_hint(&alert);
         let decision = self.config.rules.classify(&alert, alert.hint.or(derived), now);
-        let rule = if decision.by_hint && alert.hint.is_none() { CSV_HINT_RULE } else { decision.rule };
-        Assessed { payload, fingerprint, severity: decision.severity, rule: rule.to_string(), alert }
+        let rule =
+            if decision.by_hint && alert.hint.is_none() { CSV_HINT_RULE } else { decision.rule };
+        Assessed {
+            payload,
+            fingerprint,
+            severity: decision.severity,
+            rule: rule.to_string(),
+            alert,
+        }
     }
 
     /// The old system's forced `high` hint for risky transactions, when the
@@ -76,7 +83,13 @@ impl Engine {
 
     /// The audit record of an assessed alert, once the store decided whether
     /// it is new (`Routed`) or a `Duplicate`.
-    pub fn audit(&self, assessed: &Assessed, outcome: Outcome, run_id: &str, now: DateTime<Utc>) -> AuditRecord {
+    pub fn audit(
+        &self,
+        assessed: &Assessed,
+        outcome: Outcome,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> AuditRecord {
         let routed_to = match outcome {
             Outcome::Routed => self.destinations(assessed.severity).to_vec(),
             Outcome::Duplicate | Outcome::Rejected => Vec::new(),
@@ -103,7 +116,12 @@ impl Engine {
     }
 
     /// The audit record of a rejected alert, routed to the `rejected` row.
-    pub fn audit_rejected(&self, rejected: &Rejected, run_id: &str, now: DateTime<Utc>) -> AuditRecord {
+    pub fn audit_rejected(
+        &self,
+        rejected: &Rejected,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> AuditRecord {
         let mut payload = Map::new();
         payload.insert("raw".into(), Value::String(rejected.raw.clone()));
         let payload = fingerprint::canonical(&payload);

@@ -6,8 +6,16 @@ use std::collections::HashMap;
 use crate::model::Source;
 
 /// Canonical fields of e-mail alerts.
-pub const JSON_FIELDS: &[&str] =
-    &["message_id", "vendor", "subject", "body", "severity_hint", "risk_score", "country", "created_at"];
+pub const JSON_FIELDS: &[&str] = &[
+    "message_id",
+    "vendor",
+    "subject",
+    "body",
+    "severity_hint",
+    "risk_score",
+    "country",
+    "created_at",
+];
 
 /// Canonical columns of transaction rows.
 pub const CSV_FIELDS: &[&str] = &[

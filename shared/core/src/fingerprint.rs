@@ -44,7 +44,8 @@ mod tests {
         let payload = json!({"txn_id": "T-1", "source": "spoof", "risk_score": 87.0, "é": "ü"});
         let map = payload.as_object().cloned().unwrap_or_default();
         let whole = json!({"alert": payload, "source": "csv"});
-        let expected = of_bytes(serde_json_canonicalizer::to_string(&whole).unwrap_or_default().as_bytes());
+        let expected =
+            of_bytes(serde_json_canonicalizer::to_string(&whole).unwrap_or_default().as_bytes());
         assert_eq!(fingerprint(Source::Csv, &canonical(&map)), expected);
         assert_eq!(canonical(&map), r#"{"risk_score":87,"source":"spoof","txn_id":"T-1","é":"ü"}"#);
     }

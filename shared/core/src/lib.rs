@@ -26,6 +26,6 @@ mod engine;
 pub use audit::{AuditRecord, Outcome};
 pub use config::{Config, ConfigError};
 pub use engine::{Assessed, Engine};
-pub use notice::Notice;
 pub use model::{Alert, Origin, Rejected, Severity, Source};
+pub use notice::Notice;
 pub use tally::RunTally;

@@ -62,7 +62,10 @@ pub fn normalise(raw: RawRecord, config: &Config) -> Result<Alert, Rejected> {
     };
     let limits = &config.file.limits;
     if fields.len() > limits.max_fields {
-        return Err(reject(None, format!("{} fields, more than the limit of {}", fields.len(), limits.max_fields)));
+        return Err(reject(
+            None,
+            format!("{} fields, more than the limit of {}", fields.len(), limits.max_fields),
+        ));
     }
 
     let mut payload = Map::new();
@@ -82,43 +85,54 @@ pub fn normalise(raw: RawRecord, config: &Config) -> Result<Alert, Rejected> {
         }
         spelled.push((field.clone(), name));
         if let Value::String(text) = &value
-            && text.len() > limits.max_field_bytes {
-                return Err(reject(Some(&field), format!("{} bytes, more than the limit", text.len())));
-            }
+            && text.len() > limits.max_field_bytes
+        {
+            return Err(reject(Some(&field), format!("{} bytes, more than the limit", text.len())));
+        }
         let Some(kind) = kind_of(&field) else {
             payload.insert(field, value);
             continue;
         };
         let text = match text_of(&value) {
             Ok(text) => text,
-            Err(found) => return Err(reject(Some(&field), format!("expected text, found {found}"))),
+            Err(found) => {
+                return Err(reject(Some(&field), format!("expected text, found {found}")));
+            }
         };
         let normalised = match kind {
             Kind::Id => text.map(|t| Value::String(t.trim().to_string())),
             Kind::Text => text.map(Value::String),
-            Kind::Code => text.map(|t| t.trim().to_uppercase()).filter(|t| !t.is_empty()).map(Value::String),
+            Kind::Code => {
+                text.map(|t| t.trim().to_uppercase()).filter(|t| !t.is_empty()).map(Value::String)
+            }
             Kind::Hint => {
                 let lowered = text.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty());
                 hint = lowered.as_deref().and_then(Severity::from_hint);
                 lowered.map(Value::String)
             }
             Kind::Score => {
-                let score = number::risk_score(Some(&value)).map_err(|e| reject(Some(&field), e))?;
+                let score =
+                    number::risk_score(Some(&value)).map_err(|e| reject(Some(&field), e))?;
                 risk_score = Some(score);
                 Number::from_f64(score).map(Value::Number)
             }
             Kind::Amount => match text.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(_) => Some(Value::String(
-                    number::amount(&value, config.file.csv.decimal).map_err(|e| reject(Some(&field), e))?,
+                    number::amount(&value, config.file.csv.decimal)
+                        .map_err(|e| reject(Some(&field), e))?,
                 )),
             },
             Kind::Timestamp => match text.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(t) => {
-                    let moment = timestamp::parse(t, &config.file.timestamps.extra_formats).ok_or_else(|| {
-                        reject(Some(&field), format!("{:?} is not a timestamp SPEC accepts", shorten(t)))
-                    })?;
+                    let moment = timestamp::parse(t, &config.file.timestamps.extra_formats)
+                        .ok_or_else(|| {
+                            reject(
+                                Some(&field),
+                                format!("{:?} is not a timestamp SPEC accepts", shorten(t)),
+                            )
+                        })?;
                     created_at = Some(moment);
                     Some(Value::String(timestamp::format(moment)))
                 }

@@ -56,8 +56,10 @@ impl Notice {
             .or_else(|| text("txn_id").map(|id| format!("Transaction {id}")))
             .or_else(|| text("message_id").map(|id| format!("Message {id}")))
             .unwrap_or_else(|| "alert".into());
-        let mut lines: Vec<(String, String)> =
-            SHOWN.iter().filter_map(|(key, name)| Some(((*name).to_string(), text(key)?))).collect();
+        let mut lines: Vec<(String, String)> = SHOWN
+            .iter()
+            .filter_map(|(key, name)| Some(((*name).to_string(), text(key)?)))
+            .collect();
         lines.push(("Rule".into(), record.rule.clone()));
         if let Some(reason) = &record.reason {
             lines.push(("Reason".into(), reason.clone()));
@@ -98,7 +100,11 @@ impl Notice {
         for (name, value) in &self.lines {
             body.push_str(&format!("{name}: {}\n", clip(value, VALUE_CHARS)));
         }
-        body.push_str(&format!("\nFingerprint: {}\nRun: {}\n", self.alert_hash.as_deref().unwrap_or("none"), self.run_id));
+        body.push_str(&format!(
+            "\nFingerprint: {}\nRun: {}\n",
+            self.alert_hash.as_deref().unwrap_or("none"),
+            self.run_id
+        ));
         body
     }
 }

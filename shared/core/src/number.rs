@@ -60,10 +60,13 @@ pub fn plain_number(text: &str) -> Option<f64> {
     text.parse().ok()
 }
 
+/// Largest exponent an amount may carry (`1e400`); the expansion is bounded.
+const MAX_EXPONENT: i64 = 400;
+
 /// Normalises an amount to an exact decimal string: `1.234,56` -> `1234.56`,
 /// `980.00` -> `980`, `-123,45 €` -> `-123.45`, `11'373.94` -> `11373.94`.
 pub fn exact_decimal(text: &str, style: DecimalStyle) -> Result<String, String> {
-    let trimmed = text.trim_matches(|c: char| c.is_whitespace() || is_currency_mark(c));
+    let trimmed = strip_currency(text);
     let (negative, unsigned) = split_sign(trimmed);
     let mut cleaned = String::with_capacity(unsigned.len());
     for c in unsigned.chars() {
@@ -88,6 +91,12 @@ pub fn exact_decimal(text: &str, style: DecimalStyle) -> Result<String, String> 
     if plain_number(&plain).is_none() || plain.starts_with(['+', '-']) {
         return Err(format!("{:?} is not an amount", shorten(text)));
     }
+    // An exponent beyond what `canonical_decimal` expands would be misread.
+    if let Some(at) = plain.find(['e', 'E'])
+        && !plain[at + 1..].parse::<i64>().is_ok_and(|e| e.abs() <= MAX_EXPONENT)
+    {
+        return Err(format!("{:?} is not an amount: exponent out of range", shorten(text)));
+    }
     Ok(canonical_decimal(negative, &plain))
 }
 
@@ -102,7 +111,26 @@ pub fn amount(value: &Value, style: DecimalStyle) -> Result<String, String> {
 }
 
 fn is_currency_mark(c: char) -> bool {
-    matches!(c, '€' | '$' | '£' | '¥' | '₣' | '₹' | '₽') || c.is_ascii_alphabetic()
+    matches!(c, '€' | '$' | '£' | '¥' | '₣' | '₹' | '₽')
+}
+
+/// Strips blanks, currency symbols and one three-letter code at either end
+/// (`USD 12.00`, `12.00EUR`, `-123,45 €`). Other letters stay, so `2.5M`,
+/// `5 million` or `12 apples` are not read as 2.5, 5 or 12.
+fn strip_currency(text: &str) -> &str {
+    let blank = |c: char| c.is_whitespace() || is_currency_mark(c);
+    let is_code = |code: &[u8]| code.len() == 3 && code.iter().all(u8::is_ascii_alphabetic);
+    let mut text = text.trim_matches(blank);
+    let bytes = text.as_bytes();
+    if bytes.len() > 3 && is_code(&bytes[..3]) && !bytes[3].is_ascii_alphabetic() {
+        text = &text[3..];
+    }
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    if len > 3 && is_code(&bytes[len - 3..]) && !bytes[len - 4].is_ascii_alphabetic() {
+        text = &text[..len - 3];
+    }
+    text.trim_matches(blank)
 }
 
 /// Leading `-`/`+`, trailing `-` (some bank exports) or accounting brackets.
@@ -172,7 +200,7 @@ fn canonical_decimal(negative: bool, plain: &str) -> String {
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
     // Position of the decimal point within `digits`, shifted by the exponent.
-    let mut point = int_part.len() as i64 + exponent.clamp(-400, 400);
+    let mut point = int_part.len() as i64 + exponent.clamp(-MAX_EXPONENT, MAX_EXPONENT);
     if point < 0 {
         let pad = usize::try_from(-point).unwrap_or(0);
         digits.splice(0..0, std::iter::repeat_n(b'0', pad));
@@ -231,7 +259,15 @@ mod tests {
         assert_eq!(risk_score(Some(&json!(91))), Ok(91.0));
         assert_eq!(risk_score(Some(&json!(100))), Ok(100.0));
         assert_eq!(risk_score(Some(&json!("74.99"))), Ok(74.99));
-        for bad in [json!("abc"), json!(150), json!(-1), json!("NaN"), json!("inf"), json!(true), json!("1,5")] {
+        for bad in [
+            json!("abc"),
+            json!(150),
+            json!(-1),
+            json!("NaN"),
+            json!("inf"),
+            json!(true),
+            json!("1,5"),
+        ] {
             assert!(risk_score(Some(&bad)).is_err(), "{bad} must be rejected");
         }
     }

@@ -179,8 +179,20 @@ fn nearest_rank(sorted: &[i64], percent: usize) -> i64 {
 mod tests {
     use super::*;
 
-    fn row(outcome: Outcome, severity: Option<Severity>, to: &str, sla: i64, hash: Option<&str>) -> ReportRow {
-        ReportRow { outcome, severity, routed_to: to.into(), sla_seconds: sla, alert_hash: hash.map(String::from) }
+    fn row(
+        outcome: Outcome,
+        severity: Option<Severity>,
+        to: &str,
+        sla: i64,
+        hash: Option<&str>,
+    ) -> ReportRow {
+        ReportRow {
+            outcome,
+            severity,
+            routed_to: to.into(),
+            sla_seconds: sla,
+            alert_hash: hash.map(String::from),
+        }
     }
 
     #[test]
@@ -189,14 +201,23 @@ mod tests {
         let a = "a".repeat(64);
         let b = "b".repeat(64);
         for sla in 1..=20 {
-            builder.add(&row(Outcome::Routed, Some(Severity::High), "slack:x", sla, Some(&format!("{sla:064}"))));
+            builder.add(&row(
+                Outcome::Routed,
+                Some(Severity::High),
+                "slack:x",
+                sla,
+                Some(&format!("{sla:064}")),
+            ));
         }
         builder.add(&row(Outcome::Routed, Some(Severity::Critical), "", 5, Some(&a)));
         builder.add(&row(Outcome::Duplicate, Some(Severity::Critical), "", 0, Some(&a)));
         builder.add(&row(Outcome::Duplicate, Some(Severity::Low), "", 0, Some(&b)));
         builder.add(&row(Outcome::Rejected, None, "email:compliance", 0, None));
         let report = builder.finish();
-        assert_eq!(report.processed, Processed { total: 24, routed: 21, duplicate: 2, rejected: 1 });
+        assert_eq!(
+            report.processed,
+            Processed { total: 24, routed: 21, duplicate: 2, rejected: 1 }
+        );
         assert_eq!(report.routed_without_destination, 1);
         assert_eq!(report.severity_distribution[0].severity, Severity::Critical);
         assert_eq!(report.severity_distribution[0].count, 1);
@@ -204,6 +225,9 @@ mod tests {
         let high = &report.sla_by_severity[1];
         assert_eq!((high.count, high.max, high.p50, high.p95), (20, 20, 10, 19));
         assert!((high.average - 10.5).abs() < 1e-9);
-        assert_eq!(report.dedup, DedupStats { total: 23, unique_fingerprints: 22, duplicates_suppressed: 2 });
+        assert_eq!(
+            report.dedup,
+            DedupStats { total: 23, unique_fingerprints: 22, duplicates_suppressed: 2 }
+        );
     }
 }

@@ -46,7 +46,10 @@ impl Routing {
                 Some(severity) if row == severity.as_str() => severity as usize,
                 _ if row == REJECTED_ROW => 4,
                 _ => {
-                    issue(format!("routing.{row}"), "is not critical, high, medium, low or rejected".into());
+                    issue(
+                        format!("routing.{row}"),
+                        "is not critical, high, medium, low or rejected".into(),
+                    );
                     continue;
                 }
             };
@@ -60,9 +63,10 @@ impl Routing {
                         format!("routing.{row}"),
                         format!("{name:?} has no [destinations.\"{name}\"] table"),
                     ),
-                    (Some(Channel::Email), Some(spec)) if spec.addresses.is_empty() => {
-                        issue(format!("destinations.{name}"), "an e-mail destination needs `addresses`".into())
-                    }
+                    (Some(Channel::Email), Some(spec)) if spec.addresses.is_empty() => issue(
+                        format!("destinations.{name}"),
+                        "an e-mail destination needs `addresses`".into(),
+                    ),
                     (Some(Channel::Slack), Some(spec))
                         if spec.webhook_secret.is_none() && spec.webhook_env.is_none() =>
                     {
@@ -81,7 +85,8 @@ impl Routing {
                 let name = Severity::ALL.get(slot).map_or(REJECTED_ROW, |s| s.as_str());
                 issue(
                     format!("routing.{name}"),
-                    "every row needs at least one destination, or alerts would be routed nowhere".into(),
+                    "every row needs at least one destination, or alerts would be routed nowhere"
+                        .into(),
                 );
             }
         }

@@ -122,4 +122,3 @@ impl RunTally {
         self.quarantined.extend(other.quarantined);
     }
 }
-

@@ -8,7 +8,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// Formats tried, in order, for a timestamp that carries an offset.
-const ZONED: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%:z"];
+const ZONED: &[&str] =
+    &["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%:z"];
 
 /// Formats tried for a timestamp without a zone: read as UTC.
 const NAIVE: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"];
@@ -111,13 +112,18 @@ mod tests {
             canon("Tue, 10 Dec 2024 09:15:00 -0500").as_deref(),
             Some("2024-12-10T14:15:00Z")
         );
-        assert_eq!(canon("Thu, 5 Mar 2015 13:01:00 +0000 (UTC)").as_deref(), Some("2015-03-05T13:01:00Z"));
+        assert_eq!(
+            canon("Thu, 5 Mar 2015 13:01:00 +0000 (UTC)").as_deref(),
+            Some("2015-03-05T13:01:00Z")
+        );
         assert_eq!(canon("1425560460000").as_deref(), Some("2015-03-05T13:01:00Z"));
     }
 
     #[test]
     fn rejects_what_it_would_have_to_guess() {
-        for text in ["yesterday", "04.11.20", "20170218", "2/8/15", "", "2024-13-01T00:00:00Z", "12"] {
+        for text in
+            ["yesterday", "04.11.20", "20170218", "2/8/15", "", "2024-13-01T00:00:00Z", "12"]
+        {
             assert_eq!(canon(text), None, "{text:?} must not parse");
         }
     }
@@ -126,6 +132,9 @@ mod tests {
     fn extra_formats_from_config() {
         let extra = vec!["%d.%m.%y".to_string(), "%d/%m/%Y %H:%M".to_string()];
         assert_eq!(parse("04.11.20", &extra).map(format).as_deref(), Some("2020-11-04T00:00:00Z"));
-        assert_eq!(parse("24/03/2022 10:30", &extra).map(format).as_deref(), Some("2022-03-24T10:30:00Z"));
+        assert_eq!(
+            parse("24/03/2022 10:30", &extra).map(format).as_deref(),
+            Some("2022-03-24T10:30:00Z")
+        );
     }
 }

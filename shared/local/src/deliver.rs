@@ -53,12 +53,13 @@ impl SlackWebhooks {
             if Channel::of(name) != Some(Channel::Slack) {
                 continue;
             }
-            let missing = |message: String| LocalError::Destination { destination: name.clone(), message };
-            let variable = spec
-                .webhook_env
-                .as_ref()
-                .ok_or_else(|| missing("no `webhook_env` names the variable holding its webhook URL".into()))?;
-            let url = std::env::var(variable).map_err(|_| missing(format!("set {variable} to its webhook URL")))?;
+            let missing =
+                |message: String| LocalError::Destination { destination: name.clone(), message };
+            let variable = spec.webhook_env.as_ref().ok_or_else(|| {
+                missing("no `webhook_env` names the variable holding its webhook URL".into())
+            })?;
+            let url = std::env::var(variable)
+                .map_err(|_| missing(format!("set {variable} to its webhook URL")))?;
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(missing(format!("{variable} does not hold an http(s) URL")));
             }
@@ -68,7 +69,10 @@ impl SlackWebhooks {
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| LocalError::Destination { destination: "slack".into(), message: e.to_string() })?;
+            .map_err(|e| LocalError::Destination {
+                destination: "slack".into(),
+                message: e.to_string(),
+            })?;
         Ok(SlackWebhooks { client, urls })
     }
 }

@@ -6,7 +6,7 @@ mod deliver;
 mod drops;
 mod error;
 mod run;
-mod store;
+pub mod store;
 
 pub use deliver::{DryRun, Notifier, SlackWebhooks};
 pub use drops::find_drops;

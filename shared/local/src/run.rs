@@ -1,12 +1,13 @@
 //! A local run: every drop streamed through the core, written to SQLite in
-//! batches, then the outbox delivered. Memory is bounded by one batch.
+//! batches, then the outbox delivered. Memory is bounded by a few batches.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 
 use chrono::{DateTime, Utc};
-use triage_core::parse::{self, Item};
+use triage_core::parse::{self, FileError, Item};
 use triage_core::route::Channel;
 use triage_core::{Engine, Notice, RunTally};
 
@@ -14,8 +15,17 @@ use crate::deliver::Notifier;
 use crate::error::LocalError;
 use crate::store::{Entry, Store};
 
-/// Alerts written per transaction.
-const BATCH: usize = 4096;
+/// Alerts handed from the reader to the writer at a time.
+const BATCH: usize = 2048;
+
+/// Alerts per transaction. Dedup keys are random, so a commit rewrites most
+/// of the index's leaves: fewer, larger commits write far less. A crash loses
+/// at most this many uncommitted (and so undelivered) alerts, which the next
+/// run triages again.
+const COMMIT_EVERY: usize = 65_536;
+
+/// Batches in flight between the reading and the writing thread.
+const IN_FLIGHT: usize = 2;
 
 /// Observes a run's progress (a progress bar in the CLI).
 pub trait Progress {
@@ -40,87 +50,175 @@ pub struct RunOptions {
     pub dry_run: bool,
 }
 
-/// Runs the pipeline over `options.drops`.
+/// What the reading thread hands the writing thread.
+enum Message {
+    /// Alerts of the current drop, assessed, in order.
+    Batch(Vec<Entry>),
+    /// The current drop is finished; `failure` says why it stopped early.
+    DropEnd { path: PathBuf, failure: Option<FileError> },
+}
+
+type Sender = SyncSender<Result<Message, LocalError>>;
+
+/// Runs the pipeline over `options.drops`. One thread reads, parses and
+/// assesses; this one claims and writes, so parsing overlaps with SQLite.
 pub fn run(
     engine: &Engine,
     store: &mut Store,
     options: &RunOptions,
-    progress: &dyn Progress,
+    progress: &(dyn Progress + Sync),
 ) -> Result<RunTally, LocalError> {
     let clock = || options.now.unwrap_or_else(Utc::now);
     let started = clock();
-    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let run_id = format!(
+        "{}-{}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let mut tally = RunTally::new(run_id.clone());
-    for path in &options.drops {
-        progress.drop_started(path);
-        let object = path.display().to_string();
-        let file = File::open(path).map_err(|e| LocalError::io(path, e))?;
-        let reader = Counting { inner: file, progress };
-        let before = tally.read;
-        let mut failure = None;
-        match parse::records(&object, reader, engine.config()) {
-            Err(e) => failure = Some(e),
-            Ok(records) => {
-                let mut batch = Vec::with_capacity(BATCH);
-                for item in records {
-                    let entry = match item {
-                        Ok(Item::Record(raw)) => match engine.normalise(raw) {
-                            Ok(alert) => Entry::Alert(Box::new(engine.assess(alert, clock()))),
-                            Err(rejected) => Entry::Rejected(rejected),
-                        },
-                        Ok(Item::Rejected(rejected)) => Entry::Rejected(rejected),
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    };
-                    batch.push(entry);
-                    if batch.len() == BATCH {
-                        write(engine, store, &mut batch, &run_id, clock(), options.dry_run, &mut tally)?;
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+        scope.spawn(move || read_drops(engine, options, progress, &sender));
+        let (mut drop_start, mut uncommitted) = (0, 0);
+        store.begin()?;
+        // Returning early drops the receiver, which stops the reader; the
+        // open transaction is rolled back when the store closes.
+        for message in receiver {
+            match message? {
+                Message::Batch(batch) => {
+                    let records =
+                        store.write_batch(engine, batch, &run_id, clock(), options.dry_run)?;
+                    for record in &records {
+                        tally.count(record);
+                    }
+                    uncommitted += records.len();
+                    if uncommitted >= COMMIT_EVERY {
+                        store.commit()?;
+                        store.begin()?;
+                        uncommitted = 0;
                     }
                 }
-                write(engine, store, &mut batch, &run_id, clock(), options.dry_run, &mut tally)?;
+                Message::DropEnd { path, failure } => {
+                    let records = tally.read - drop_start;
+                    drop_start = tally.read;
+                    finish_drop(store, &mut tally, options, &path, failure, records, clock())?;
+                }
             }
         }
-        tally.files += 1;
-        let records = tally.read - before;
-        let report = failure.as_ref().map(|e| {
-            serde_json::json!({
-                "object": object,
-                "line": e.line,
-                "error": e.message,
-                "records_processed_before_error": records,
-                "run_id": run_id,
-            })
-            .to_string()
-        });
-        if let Some(e) = &failure {
-            tracing::warn!(object = %object, line = e.line.unwrap_or(0), records, "drop quarantined");
-            tally.quarantine(&object, e.to_string());
-        }
-        store.record_drop(&run_id, &object, failure.is_some(), records, report.as_deref(), clock())?;
-        if options.move_drops {
-            move_drop(path, failure.is_some(), report.as_deref())?;
-        }
-    }
-    Ok(tally)
+        store.commit()?;
+        Ok(tally)
+    })
 }
 
-fn write(
+/// The reading side: every drop, record by record, in batches. Stops when
+/// the writer hangs up.
+fn read_drops(
     engine: &Engine,
-    store: &mut Store,
-    batch: &mut Vec<Entry>,
-    run_id: &str,
-    now: DateTime<Utc>,
-    dry_run: bool,
-    tally: &mut RunTally,
-) -> Result<(), LocalError> {
-    if batch.is_empty() {
-        return Ok(());
+    options: &RunOptions,
+    progress: &(dyn Progress + Sync),
+    sender: &Sender,
+) {
+    for path in &options.drops {
+        progress.drop_started(path);
+        let failure = match File::open(path) {
+            Ok(file) => {
+                read_drop(engine, options, path, Counting { inner: file, progress }, sender)
+            }
+            Err(e) => {
+                let _ = sender.send(Err(LocalError::io(path, e)));
+                return;
+            }
+        };
+        match failure {
+            Ok(failure) => {
+                if sender.send(Ok(Message::DropEnd { path: path.clone(), failure })).is_err() {
+                    return;
+                }
+            }
+            Err(Hangup) => return,
+        }
     }
-    let records = store.write_batch(engine, std::mem::take(batch), run_id, now, dry_run)?;
-    for record in &records {
-        tally.count(record);
+}
+
+/// The writer is gone.
+struct Hangup;
+
+/// Sends one drop's alerts; returns why it stopped early, if it did.
+fn read_drop(
+    engine: &Engine,
+    options: &RunOptions,
+    path: &Path,
+    reader: impl Read,
+    sender: &Sender,
+) -> Result<Option<FileError>, Hangup> {
+    let clock = || options.now.unwrap_or_else(Utc::now);
+    let object = path.display().to_string();
+    let records = match parse::records(&object, reader, engine.config()) {
+        Ok(records) => records,
+        Err(e) => return Ok(Some(e)),
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut failure = None;
+    for item in records {
+        let entry = match item {
+            Ok(Item::Record(raw)) => match engine.normalise(raw) {
+                Ok(alert) => Entry::Alert(Box::new(engine.assess(alert, clock()))),
+                Err(rejected) => Entry::Rejected(rejected),
+            },
+            Ok(Item::Rejected(rejected)) => Entry::Rejected(rejected),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        batch.push(entry);
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            sender.send(Ok(Message::Batch(full))).map_err(|_| Hangup)?;
+        }
+    }
+    if !batch.is_empty() {
+        sender.send(Ok(Message::Batch(batch))).map_err(|_| Hangup)?;
+    }
+    Ok(failure)
+}
+
+/// Records how a drop ended, and moves it when asked.
+fn finish_drop(
+    store: &Store,
+    tally: &mut RunTally,
+    options: &RunOptions,
+    path: &Path,
+    failure: Option<FileError>,
+    records: u64,
+    now: DateTime<Utc>,
+) -> Result<(), LocalError> {
+    let object = path.display().to_string();
+    tally.files += 1;
+    let report = failure.as_ref().map(|e| {
+        serde_json::json!({
+            "object": object,
+            "line": e.line,
+            "error": e.message,
+            "records_processed_before_error": records,
+            "run_id": tally.run_id,
+        })
+        .to_string()
+    });
+    if let Some(e) = &failure {
+        tracing::warn!(object = %object, line = e.line.unwrap_or(0), records, "drop quarantined");
+        tally.quarantine(&object, e.to_string());
+    }
+    store.record_drop(
+        &tally.run_id,
+        &object,
+        failure.is_some(),
+        records,
+        report.as_deref(),
+        now,
+    )?;
+    if options.move_drops {
+        move_drop(path, failure.is_some(), report.as_deref())?;
     }
     Ok(())
 }
@@ -134,7 +232,9 @@ pub fn deliver_pending(
 ) -> Result<(u64, u64), LocalError> {
     let (mut sent, mut failed) = (0, 0);
     for task in store.open_deliveries(max_attempts)? {
-        if !notifier.handles(&task.destination) || Channel::of(&task.destination) != Some(Channel::Slack) {
+        if !notifier.handles(&task.destination)
+            || Channel::of(&task.destination) != Some(Channel::Slack)
+        {
             continue;
         }
         let notice = Notice::new(&task.record, &task.destination);
@@ -181,7 +281,7 @@ fn move_drop(path: &Path, quarantined: bool, report: Option<&str>) -> Result<(),
 /// Counts bytes read, for the progress bar.
 struct Counting<'a, R> {
     inner: R,
-    progress: &'a dyn Progress,
+    progress: &'a (dyn Progress + Sync),
 }
 
 impl<R: Read> Read for Counting<'_, R> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use triage_core::audit::{AuditRecord, Outcome};
 use triage_core::timestamp;
 use triage_core::{Assessed, Engine, Rejected};
@@ -17,15 +17,27 @@ use crate::error::LocalError;
 /// How long a writer waits for another run's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// WAL lets readers (`triage audit`) work during a run; a 32 MiB page cache
+/// and rarer checkpoints keep large runs from thrashing the B-trees, within
+/// the memory budget.
+const PRAGMAS: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA cache_size = -32768;
+PRAGMA wal_autocheckpoint = 16384;
+PRAGMA temp_store = MEMORY;
+";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dedup_index (
     alert_hash     TEXT PRIMARY KEY,
     first_seen_utc TEXT NOT NULL,
     source         TEXT,
     first_seen     INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_log (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                 INTEGER PRIMARY KEY,
     alert_hash         TEXT,
     severity           TEXT,
     source             TEXT NOT NULL,
@@ -92,13 +104,11 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| LocalError::io(parent, e))?;
         }
-        let conn = Connection::open(path).map_err(|source| LocalError::Database { path: path.into(), source })?;
+        let conn = Connection::open(path)
+            .map_err(|source| LocalError::Database { path: path.into(), source })?;
         let store = Store { conn, path: path.to_path_buf() };
         store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.db(e))?;
-        store
-            .conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| store.db(e))?;
+        store.conn.execute_batch(PRAGMAS).map_err(|e| store.db(e))?;
         store.check_not_legacy()?;
         store.conn.execute_batch(SCHEMA).map_err(|e| store.db(e))?;
         Ok(store)
@@ -113,7 +123,11 @@ impl Store {
     fn check_not_legacy(&self) -> Result<(), LocalError> {
         let has_audit: Option<String> = self
             .conn
-            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'", [], |r| r.get(0))
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.db(e))?;
         if has_audit.is_none() {
@@ -121,12 +135,18 @@ impl Store {
         }
         let outcome: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'outcome'", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'outcome'",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| self.db(e))?;
         if outcome == 0 {
             return Err(LocalError::Schema {
                 path: self.path.clone(),
-                message: "this is the old system's database; run `triage import-legacy` into a new one".into(),
+                message:
+                    "this is the old system's database; run `triage import-legacy` into a new one"
+                        .into(),
             });
         }
         Ok(())
@@ -136,10 +156,21 @@ impl Store {
         &self.conn
     }
 
-    /// Claims, audits and queues deliveries for `entries` in one transaction.
-    /// An alert is new when its fingerprint is unknown or was first seen more
-    /// than the window (in force now) before `now`; its first-seen time is
-    /// then renewed.
+    /// Starts a write transaction (taking the write lock at once, so two runs
+    /// sharing the file take turns instead of failing midway).
+    pub fn begin(&mut self) -> Result<(), LocalError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.db(e))
+    }
+
+    /// Commits the write transaction.
+    pub fn commit(&mut self) -> Result<(), LocalError> {
+        self.conn.execute_batch("COMMIT").map_err(|e| self.db(e))
+    }
+
+    /// Claims, audits and queues deliveries for `entries`, inside a
+    /// transaction begun with [`Store::begin`]. An alert is new when its
+    /// fingerprint is unknown or was first seen more than the window (in force
+    /// now) before `now`; its first-seen time is then renewed.
     pub fn write_batch(
         &mut self,
         engine: &Engine,
@@ -151,7 +182,7 @@ impl Store {
         let window = i64::try_from(engine.config().window_minutes()).unwrap_or(i64::MAX / 120) * 60;
         let path = self.path.clone();
         let db = |source| LocalError::Database { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let tx = &self.conn;
         let mut records = Vec::with_capacity(entries.len());
         {
             let mut claim = tx
@@ -174,7 +205,9 @@ impl Store {
                 )
                 .map_err(db)?;
             let mut deliver = tx
-                .prepare_cached("INSERT INTO delivery (audit_id, destination, state) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT INTO delivery (audit_id, destination, state) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(db)?;
             let now_text = timestamp::format(now);
             let state = if dry_run { "dry_run" } else { "pending" };
@@ -190,7 +223,8 @@ impl Store {
                                 now.timestamp().saturating_sub(window)
                             ])
                             .map_err(db)?;
-                        let outcome = if claimed == 1 { Outcome::Routed } else { Outcome::Duplicate };
+                        let outcome =
+                            if claimed == 1 { Outcome::Routed } else { Outcome::Duplicate };
                         engine.audit(&assessed, outcome, run_id, now)
                     }
                     Entry::Rejected(rejected) => engine.audit_rejected(&rejected, run_id, now),
@@ -222,7 +256,6 @@ impl Store {
                 records.push(record);
             }
         }
-        tx.commit().map_err(db)?;
         Ok(records)
     }
 
@@ -273,10 +306,21 @@ impl Store {
                         "duplicate" => Outcome::Duplicate,
                         _ => Outcome::Rejected,
                     },
-                    severity: row.get::<_, Option<String>>(5)?.as_deref().and_then(triage_core::Severity::from_hint),
+                    severity: row
+                        .get::<_, Option<String>>(5)?
+                        .as_deref()
+                        .and_then(triage_core::Severity::from_hint),
                     rule: text(6)?,
-                    source: if text(7)? == "csv" { triage_core::Source::Csv } else { triage_core::Source::Gmail },
-                    routed_to: text(8)?.split(',').filter(|d| !d.is_empty()).map(String::from).collect(),
+                    source: if text(7)? == "csv" {
+                        triage_core::Source::Csv
+                    } else {
+                        triage_core::Source::Gmail
+                    },
+                    routed_to: text(8)?
+                        .split(',')
+                        .filter(|d| !d.is_empty())
+                        .map(String::from)
+                        .collect(),
                     created_at_utc: when(9)?,
                     triaged_at_utc: when(10)?,
                     sla_seconds: row.get(11)?,
@@ -288,7 +332,12 @@ impl Store {
                     run_id: text(17)?,
                     config_hash: text(18)?,
                 };
-                Ok(DeliveryTask { audit_id: row.get(0)?, destination: text(1)?, attempts: row.get(2)?, record })
+                Ok(DeliveryTask {
+                    audit_id: row.get(0)?,
+                    destination: text(1)?,
+                    attempts: row.get(2)?,
+                    record,
+                })
             })
             .map_err(|e| self.db(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.db(e))

@@ -37,19 +37,32 @@ pub(super) struct CsvRecords<R> {
 }
 
 impl<R: BufRead> CsvRecords<R> {
-    pub(super) fn new(object: &str, mut input: R, skipped: u64, config: &Config) -> Result<Self, FileError> {
+    pub(super) fn new(
+        object: &str,
+        mut input: R,
+        skipped: u64,
+        config: &Config,
+    ) -> Result<Self, FileError> {
         let mut line_offset = skipped;
         // `header_line` counts from the top of the file, blank lines included.
         for _ in (skipped + 1)..config.file.csv.header_line {
-            if !skip_line(&mut input).map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))? {
-                return Err(FileError::new(object, None, "the file ends before the configured header line"));
+            if !skip_line(&mut input)
+                .map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?
+            {
+                return Err(FileError::new(
+                    object,
+                    None,
+                    "the file ends before the configured header line",
+                ));
             }
             line_offset += 1;
         }
         let delimiter = match config.delimiter {
             Some(delimiter) => delimiter,
             None => {
-                let buffer = input.fill_buf().map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
+                let buffer = input
+                    .fill_buf()
+                    .map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
                 sniff_delimiter(buffer)
             }
         };
@@ -66,7 +79,11 @@ impl<R: BufRead> CsvRecords<R> {
                 Ok(true) => {}
                 Ok(false) => return Err(FileError::new(object, header_line, "no header row")),
                 Err(e) => {
-                    return Err(FileError::new(object, header_line, format!("cannot read the header: {e}")));
+                    return Err(FileError::new(
+                        object,
+                        header_line,
+                        format!("cannot read the header: {e}"),
+                    ));
                 }
             }
         }
@@ -116,7 +133,11 @@ impl<R: BufRead> CsvRecords<R> {
         self.index += 1;
         let raw = self.raw_text();
         if self.row.as_slice().len() > self.max_record_bytes {
-            let reason = format!("row of {} bytes exceeds the limit of {}", self.row.as_slice().len(), self.max_record_bytes);
+            let reason = format!(
+                "row of {} bytes exceeds the limit of {}",
+                self.row.as_slice().len(),
+                self.max_record_bytes
+            );
             return Some(Item::Rejected(Rejected::new(Source::Csv, origin, reason).raw(raw)));
         }
         let mut fields = Vec::with_capacity(self.row.len());
@@ -130,9 +151,13 @@ impl<R: BufRead> CsvRecords<R> {
             match std::str::from_utf8(bytes) {
                 Ok(text) => fields.push((name, Value::String(text.to_string()))),
                 Err(_) => {
-                    let rejected = Rejected::new(Source::Csv, origin, "value is not UTF-8 (check [csv] encoding)")
-                        .field(name)
-                        .raw(raw);
+                    let rejected = Rejected::new(
+                        Source::Csv,
+                        origin,
+                        "value is not UTF-8 (check [csv] encoding)",
+                    )
+                    .field(name)
+                    .raw(raw);
                     return Some(Item::Rejected(rejected));
                 }
             }
@@ -168,7 +193,11 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
                 Err(e) => {
                     self.done = true;
                     let line = e.position().map(|p| p.line() + self.line_offset);
-                    return Some(Err(FileError::new(&self.object, line, format!("cannot read: {e}"))));
+                    return Some(Err(FileError::new(
+                        &self.object,
+                        line,
+                        format!("cannot read: {e}"),
+                    )));
                 }
             }
         }
@@ -284,7 +313,8 @@ fn sniff_delimiter(buffer: &[u8]) -> u8 {
             _ => {}
         }
     }
-    let best = (0..CANDIDATES.len()).max_by_key(|at| (counts[*at], std::cmp::Reverse(*at))).unwrap_or(0);
+    let best =
+        (0..CANDIDATES.len()).max_by_key(|at| (counts[*at], std::cmp::Reverse(*at))).unwrap_or(0);
     CANDIDATES[best]
 }
 

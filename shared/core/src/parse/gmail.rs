@@ -27,7 +27,8 @@ pub(super) fn fields(map: &Map<String, Value>) -> Result<Vec<(String, Value)>, S
         Some(inner) if !map.contains_key("payload") => inner,
         _ => map,
     };
-    let payload = message.get("payload").and_then(Value::as_object).ok_or("message has no `payload`")?;
+    let payload =
+        message.get("payload").and_then(Value::as_object).ok_or("message has no `payload`")?;
     let header = |name: &str| {
         payload.get("headers").and_then(Value::as_array).and_then(|headers| {
             headers.iter().find_map(|h| {
@@ -82,19 +83,21 @@ fn plain_text(part: &Map<String, Value>) -> Result<Option<String>, String> {
     let mime = part.get("mimeType").and_then(Value::as_str).unwrap_or("");
     let data = part.get("body").and_then(|b| b.get("data")).and_then(Value::as_str);
     if mime.eq_ignore_ascii_case("text/plain")
-        && let Some(data) = data {
-            let bytes = BASE64URL
-                .decode(data.trim())
-                .map_err(|e| format!("`text/plain` body is not base64url: {e}"))?;
-            return String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| "`text/plain` body is not UTF-8".to_string());
-        }
+        && let Some(data) = data
+    {
+        let bytes = BASE64URL
+            .decode(data.trim())
+            .map_err(|e| format!("`text/plain` body is not base64url: {e}"))?;
+        return String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| "`text/plain` body is not UTF-8".to_string());
+    }
     for child in part.get("parts").and_then(Value::as_array).into_iter().flatten() {
         if let Some(child) = child.as_object()
-            && let Some(text) = plain_text(child)? {
-                return Ok(Some(text));
-            }
+            && let Some(text) = plain_text(child)?
+        {
+            return Ok(Some(text));
+        }
     }
     Ok(None)
 }

@@ -20,7 +20,9 @@ const RAW_KEPT: usize = 4096;
 enum Mode {
     Start,
     /// Inside `[ ... ]`; `expect_comma` after an element.
-    Array { expect_comma: bool },
+    Array {
+        expect_comma: bool,
+    },
     /// A sequence of values separated by whitespace.
     Stream,
     Done,
@@ -62,7 +64,6 @@ impl<'a, R: BufRead> JsonRecords<'a, R> {
         self.mode = Mode::Done;
         Some(Err(FileError::new(&self.object, Some(self.line), message)))
     }
-
 
     /// Skips whitespace (and Ctrl-Z); returns the next byte without consuming it.
     fn peek(&mut self) -> Result<Option<u8>, FileError> {
@@ -159,17 +160,22 @@ impl<'a, R: BufRead> JsonRecords<'a, R> {
 
     /// Turns the scanned bytes into an item.
     fn item(&mut self, scanned: &Scanned) -> Item {
-        let origin = Origin { object: self.object.clone(), line: Some(scanned.line), index: self.index };
+        let origin =
+            Origin { object: self.object.clone(), line: Some(scanned.line), index: self.index };
         self.index += 1;
         let rejected = |reason: String, raw: &[u8]| {
             let kept = &raw[..raw.len().min(RAW_KEPT)];
             Item::Rejected(
-                Rejected::new(Source::Gmail, origin.clone(), reason).raw(String::from_utf8_lossy(kept)),
+                Rejected::new(Source::Gmail, origin.clone(), reason)
+                    .raw(String::from_utf8_lossy(kept)),
             )
         };
         if scanned.oversize {
             let limit = self.config.file.limits.max_record_bytes;
-            return rejected(format!("record of {} bytes exceeds the limit of {limit}", scanned.len), &self.buffer);
+            return rejected(
+                format!("record of {} bytes exceeds the limit of {limit}", scanned.len),
+                &self.buffer,
+            );
         }
         let value = match strict::from_slice(&self.buffer) {
             Ok(value) => value,
@@ -198,7 +204,8 @@ fn record_of(map: Map<String, Value>, origin: Origin, raw: String) -> Item {
                 Item::Record(RawRecord { source: Source::Gmail, origin, fields, mapped: true, raw })
             }
             Err(reason) => Item::Rejected(
-                Rejected::new(Source::Gmail, origin, reason).raw(raw.chars().take(RAW_KEPT).collect::<String>()),
+                Rejected::new(Source::Gmail, origin, reason)
+                    .raw(raw.chars().take(RAW_KEPT).collect::<String>()),
             ),
         };
     }
@@ -247,7 +254,9 @@ impl<R: BufRead> Iterator for JsonRecords<'_, R> {
                 (Mode::Array { expect_comma: false }, Some(b',')) => {
                     return self.error("a `,` with no record before it");
                 }
-                (Mode::Array { .. }, None) => return self.error("the file ends before the closing `]`"),
+                (Mode::Array { .. }, None) => {
+                    return self.error("the file ends before the closing `]`");
+                }
                 (Mode::Array { expect_comma: false } | Mode::Stream, Some(_)) => {
                     if self.mode != Mode::Stream {
                         self.mode = Mode::Array { expect_comma: true };

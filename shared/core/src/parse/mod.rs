@@ -64,11 +64,16 @@ pub type Records<'a> = Box<dyn Iterator<Item = Result<Item, FileError>> + 'a>;
 const BUFFER: usize = 64 * 1024;
 
 /// Opens a drop named `object` read from `reader`.
-pub fn records<'a, R: Read + 'a>(object: &str, reader: R, config: &'a Config) -> Result<Records<'a>, FileError> {
+pub fn records<'a, R: Read + 'a>(
+    object: &str,
+    reader: R,
+    config: &'a Config,
+) -> Result<Records<'a>, FileError> {
     // A byte-order mark decides the encoding; without one, bytes pass through
     // untouched so that invalid UTF-8 is reported where it is, not replaced.
     let mut raw = BufReader::new(Filled(reader));
-    let head = raw.fill_buf().map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
+    let head =
+        raw.fill_buf().map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
     let has_bom = encoding_rs::Encoding::for_bom(head).is_some();
     let mut decoder = DecodeReaderBytesBuilder::new();
     decoder.bom_sniffing(true).strip_bom(true).utf8_passthru(true);
@@ -81,8 +86,9 @@ pub fn records<'a, R: Read + 'a>(object: &str, reader: R, config: &'a Config) ->
             // through the configured decoder when it is not UTF-8 and the
             // file has no byte-order mark (a BOM has decided already).
             if config.encoding != encoding_rs::UTF_8 && !has_bom {
-                let transcoded =
-                    Filled(DecodeReaderBytesBuilder::new().encoding(Some(config.encoding)).build(input));
+                let transcoded = Filled(
+                    DecodeReaderBytesBuilder::new().encoding(Some(config.encoding)).build(input),
+                );
                 let input = BufReader::with_capacity(BUFFER, transcoded);
                 return Ok(Box::new(csv::CsvRecords::new(object, input, skipped_lines, config)?));
             }
@@ -118,9 +124,15 @@ impl<R: Read> Read for Filled<R> {
 fn sniff(object: &str, input: &mut impl BufRead) -> Result<(Format, u64), FileError> {
     let mut lines = 0u64;
     loop {
-        let buffer = input.fill_buf().map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
+        let buffer = input
+            .fill_buf()
+            .map_err(|e| FileError::new(object, None, format!("cannot read: {e}")))?;
         if buffer.is_empty() {
-            return Err(FileError::new(object, None, "the drop is empty: no header and no records"));
+            return Err(FileError::new(
+                object,
+                None,
+                "the drop is empty: no header and no records",
+            ));
         }
         // Consume whole blank lines only, so CSV line numbers stay right.
         let Some(at) = buffer.iter().position(|b| !b.is_ascii_whitespace() && *b != 0x1a) else {

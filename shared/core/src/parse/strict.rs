@@ -71,7 +71,9 @@ impl<'de> Visitor<'de> for StrictValue {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             if map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("key {key:?} appears twice in one object")));
+                return Err(de::Error::custom(format_args!(
+                    "key {key:?} appears twice in one object"
+                )));
             }
             let value = access.next_value_seed(StrictValue)?;
             map.insert(key, value);
