@@ -47,8 +47,9 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
 /// Reads every audit row and delivery count into the report.
 pub fn report(conn: &Connection) -> rusqlite::Result<AuditReport> {
     let mut builder = ReportBuilder::default();
-    let mut rows = conn
-        .prepare("SELECT outcome, severity, routed_to, sla_seconds, alert_hash FROM audit_log")?;
+    let mut rows = conn.prepare(
+        "SELECT outcome, severity, routed_to, sla_seconds, alert_hash, dry_run FROM audit_log",
+    )?;
     let mut cursor = rows.query([])?;
     while let Some(row) = cursor.next()? {
         let outcome = match row.get_ref(0)?.as_str()? {
@@ -56,13 +57,20 @@ pub fn report(conn: &Connection) -> rusqlite::Result<AuditReport> {
             "duplicate" => Outcome::Duplicate,
             _ => Outcome::Rejected,
         };
-        builder.add(&ReportRow {
+        let report_row = ReportRow {
             outcome,
             severity: row.get::<_, Option<String>>(1)?.as_deref().and_then(Severity::from_hint),
             routed_to: row.get(2)?,
             sla_seconds: row.get(3)?,
             alert_hash: row.get(4)?,
-        });
+        };
+        // A dry run queues no deliveries; what it would have sent is `routed_to`.
+        if row.get::<_, bool>(5)? {
+            for destination in report_row.routed_to.split(',').filter(|d| !d.is_empty()) {
+                builder.add_delivery(destination, "dry_run", 1);
+            }
+        }
+        builder.add(&report_row);
     }
     let mut deliveries = conn
         .prepare("SELECT destination, state, COUNT(*) FROM delivery GROUP BY destination, state")?;

@@ -1,7 +1,6 @@
 //! Small harness for driving the `triage` binary in tests.
 
 #![allow(clippy::unwrap_used)]
-
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

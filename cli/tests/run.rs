@@ -44,15 +44,16 @@ fn samples_route_then_all_duplicate_on_rerun() {
     assert_eq!(sql(&db, "SELECT COUNT(*) FROM audit_log WHERE outcome = 'duplicate'"), 81);
     assert_eq!(sql(&db, "SELECT COUNT(DISTINCT alert_hash) FROM audit_log"), 81);
     assert_eq!(sql(&db, "SELECT COUNT(*) FROM dedup_index"), 81);
-    // Every routed alert has its destinations, each delivery recorded as a dry run.
+    // Every routed alert has its destinations; a dry run queues no delivery.
     assert_eq!(
         sql(&db, "SELECT COUNT(*) FROM audit_log WHERE outcome = 'routed' AND routed_to = ''"),
         0
     );
     assert_eq!(
-        sql(&db, "SELECT COUNT(*) FROM delivery WHERE state = 'dry_run'"),
-        10 * 2 + 29 * 2 + 19 + 23
+        sql(&db, "SELECT COUNT(*) FROM audit_log WHERE outcome = 'routed' AND dry_run = 1"),
+        81
     );
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM delivery"), 0);
 }
 
 #[test]
@@ -89,8 +90,7 @@ fn bundled_run_with_bad_rows_rejects_with_reasons_and_exit_2() {
     assert_eq!(
         sql(
             &db,
-            "SELECT COUNT(*) FROM delivery d JOIN audit_log a ON a.id = d.audit_id \
-                  WHERE a.outcome = 'rejected' AND d.destination = 'email:compliance'"
+            "SELECT COUNT(*) FROM audit_log WHERE outcome = 'rejected' AND routed_to = 'email:compliance'"
         ),
         7
     );
@@ -264,4 +264,90 @@ fn config_check_names_key_and_line() {
     let (code, stdout, _) = triage(&["config", "show"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("window_minutes = 1440"), "{stdout}");
+}
+
+#[test]
+fn send_posts_one_slack_message_per_alert_and_channel() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    // A Slack stand-in on 127.0.0.1 that records (path, body) of each post.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let log = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let path = request.split_whitespace().nth(1).unwrap().to_string();
+            log.lock().unwrap().push((path, String::from_utf8(body).unwrap()));
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .unwrap();
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let drop = dir.path().join("alerts.json");
+    std::fs::write(
+        &drop,
+        r#"[{"message_id": "S-1", "subject": "<!channel> wire @here <https://evil.example|login>", "risk_score": 95},
+            {"message_id": "S-2", "subject": "routine", "risk_score": 50},
+            {"message_id": "S-3", "subject": "quiet", "risk_score": 5}]"#,
+    )
+    .unwrap();
+    let db = dir.path().join("t.db");
+    let url = |channel: &str| format!("http://127.0.0.1:{port}/hook/{channel}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["run", "--send", "--json", "--db", db.to_str().unwrap(), drop.to_str().unwrap()])
+        .env("TRIAGE_SLACK_COMPLIANCE_CRITICAL", url("critical"))
+        .env("TRIAGE_SLACK_COMPLIANCE_HIGH", url("high"))
+        .env("TRIAGE_SLACK_COMPLIANCE_INFO", url("info"))
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["deliveries_sent"], json!(2), "{summary}");
+    let mut received = received.lock().unwrap().clone();
+    received.sort();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].0, "/hook/critical");
+    assert_eq!(received[1].0, "/hook/info");
+    let text: serde_json::Value = serde_json::from_str(&received[0].1).unwrap();
+    let text = text["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "*[CRITICAL] &lt;!channel&gt; wire @\u{2060}here &lt;https://evil.example|login&gt;*"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains('<'), "{text}");
+    // Slack deliveries are sent; e-mail has no local transport and stays pending.
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM delivery WHERE state = 'sent' AND attempts = 1"), 2);
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM delivery WHERE state = 'pending'"), 2);
+    // A second run does not post again.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["run", "--send", "--json", "--db", db.to_str().unwrap(), drop.to_str().unwrap()])
+        .env("TRIAGE_SLACK_COMPLIANCE_CRITICAL", url("critical"))
+        .env("TRIAGE_SLACK_COMPLIANCE_HIGH", url("high"))
+        .env("TRIAGE_SLACK_COMPLIANCE_INFO", url("info"))
+        .output()
+        .unwrap();
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["deliveries_sent"], json!(0), "{again}");
 }

@@ -80,7 +80,18 @@ fn parse_custom(text: &str, format: &str) -> Option<DateTime<Utc>> {
 
 /// The canonical form stored and fingerprinted: `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format(moment: DateTime<Utc>) -> String {
-    moment.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    // Written field by field: chrono's strftime re-parses its pattern on
+    // every call, which shows up when millions of records are stamped.
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        moment.year(),
+        moment.month(),
+        moment.day(),
+        moment.hour(),
+        moment.minute(),
+        moment.second()
+    )
 }
 
 #[cfg(test)]

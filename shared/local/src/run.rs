@@ -22,7 +22,7 @@ const BATCH: usize = 2048;
 /// of the index's leaves: fewer, larger commits write far less. A crash loses
 /// at most this many uncommitted (and so undelivered) alerts, which the next
 /// run triages again.
-const COMMIT_EVERY: usize = 65_536;
+const COMMIT_EVERY: usize = 1_000_000;
 
 /// Batches in flight between the reading and the writing thread.
 const IN_FLIGHT: usize = 2;
@@ -78,7 +78,8 @@ pub fn run(
     let mut tally = RunTally::new(run_id.clone());
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel(IN_FLIGHT);
-        scope.spawn(move || read_drops(engine, options, progress, &sender));
+        let reader_run_id = run_id.clone();
+        scope.spawn(move || read_drops(engine, options, &reader_run_id, progress, &sender));
         let (mut drop_start, mut uncommitted) = (0, 0);
         store.begin()?;
         // Returning early drops the receiver, which stops the reader; the
@@ -86,8 +87,7 @@ pub fn run(
         for message in receiver {
             match message? {
                 Message::Batch(batch) => {
-                    let records =
-                        store.write_batch(engine, batch, &run_id, clock(), options.dry_run)?;
+                    let records = store.write_batch(engine, batch, options.dry_run)?;
                     for record in &records {
                         tally.count(record);
                     }
@@ -115,6 +115,7 @@ pub fn run(
 fn read_drops(
     engine: &Engine,
     options: &RunOptions,
+    run_id: &str,
     progress: &(dyn Progress + Sync),
     sender: &Sender,
 ) {
@@ -122,7 +123,7 @@ fn read_drops(
         progress.drop_started(path);
         let failure = match File::open(path) {
             Ok(file) => {
-                read_drop(engine, options, path, Counting { inner: file, progress }, sender)
+                read_drop(engine, options, run_id, path, Counting { inner: file, progress }, sender)
             }
             Err(e) => {
                 let _ = sender.send(Err(LocalError::io(path, e)));
@@ -147,6 +148,7 @@ struct Hangup;
 fn read_drop(
     engine: &Engine,
     options: &RunOptions,
+    run_id: &str,
     path: &Path,
     reader: impl Read,
     sender: &Sender,
@@ -161,11 +163,14 @@ fn read_drop(
     let mut failure = None;
     for item in records {
         let entry = match item {
-            Ok(Item::Record(raw)) => match engine.normalise(raw) {
-                Ok(alert) => Entry::Alert(Box::new(engine.assess(alert, clock()))),
-                Err(rejected) => Entry::Rejected(rejected),
-            },
-            Ok(Item::Rejected(rejected)) => Entry::Rejected(rejected),
+            Ok(Item::Record(raw)) => {
+                let now = clock();
+                match engine.normalise(raw) {
+                    Ok(alert) => Entry::alert(engine, &engine.assess(alert, now), run_id, now),
+                    Err(rejected) => Entry::rejected(engine, &rejected, run_id, now),
+                }
+            }
+            Ok(Item::Rejected(rejected)) => Entry::rejected(engine, &rejected, run_id, clock()),
             Err(e) => {
                 failure = Some(e);
                 break;

@@ -1,6 +1,8 @@
 //! SQLite store: the dedup index, the audit log and the delivery outbox in one
 //! file, under the old system's table and column names (`dedup_index`,
-//! `audit_log`) plus columns of our own. Each batch is one immediate
+//! `audit_log`) plus columns of our own. The dedup index is stored compactly
+//! (32-byte keys, epoch seconds) in `dedup` and shown as `dedup_index` by a
+//! view: it is the one randomly-keyed B-tree, so its size decides speed. Each batch is one immediate
 //! transaction, so two runs sharing a file claim each fingerprint once.
 
 use std::path::{Path, PathBuf};
@@ -24,18 +26,22 @@ const PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
-PRAGMA cache_size = -32768;
+PRAGMA cache_size = -65536;
 PRAGMA wal_autocheckpoint = 16384;
 PRAGMA temp_store = MEMORY;
 ";
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS dedup_index (
-    alert_hash     TEXT PRIMARY KEY,
-    first_seen_utc TEXT NOT NULL,
-    source         TEXT,
-    first_seen     INTEGER NOT NULL DEFAULT 0
+CREATE TABLE IF NOT EXISTS dedup (
+    hash       BLOB PRIMARY KEY,
+    first_seen INTEGER NOT NULL,
+    source     TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS dedup_index AS
+    SELECT lower(hex(hash)) AS alert_hash,
+           strftime('%Y-%m-%dT%H:%M:%SZ', first_seen, 'unixepoch') AS first_seen_utc,
+           source
+    FROM dedup;
 CREATE TABLE IF NOT EXISTS audit_log (
     id                 INTEGER PRIMARY KEY,
     alert_hash         TEXT,
@@ -51,14 +57,14 @@ CREATE TABLE IF NOT EXISTS audit_log (
     origin             TEXT NOT NULL,
     reason             TEXT,
     created_at_missing INTEGER NOT NULL,
-    payload_sha256     TEXT NOT NULL,
+    dry_run            INTEGER NOT NULL,
     run_id             TEXT NOT NULL,
     config_hash        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS delivery (
     audit_id    INTEGER NOT NULL REFERENCES audit_log(id),
     destination TEXT NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'dry_run')),
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
     attempts    INTEGER NOT NULL DEFAULT 0,
     sent_at_utc TEXT,
     last_error  TEXT,
@@ -75,11 +81,37 @@ CREATE TABLE IF NOT EXISTS drops (
 );
 ";
 
-/// An alert on its way into the store.
+/// An alert on its way into the store, its audit record prepared by the
+/// reading thread as if it were new; the claim decides.
 #[derive(Debug)]
 pub enum Entry {
-    Alert(Box<Assessed>),
-    Rejected(Rejected),
+    Alert { key: [u8; 32], record: Box<AuditRecord> },
+    Rejected(Box<AuditRecord>),
+}
+
+impl Entry {
+    pub fn alert(engine: &Engine, assessed: &Assessed, run_id: &str, now: DateTime<Utc>) -> Entry {
+        let mut key = [0u8; 32];
+        // Fingerprints are always 64 hex digits.
+        let _ = hex::decode_to_slice(&assessed.fingerprint, &mut key);
+        Entry::Alert { key, record: Box::new(engine.audit(assessed, Outcome::Routed, run_id, now)) }
+    }
+
+    pub fn rejected(
+        engine: &Engine,
+        rejected: &Rejected,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Entry {
+        Entry::Rejected(Box::new(engine.audit_rejected(rejected, run_id, now)))
+    }
+
+    fn key(&self) -> &[u8] {
+        match self {
+            Entry::Alert { key, .. } => key,
+            Entry::Rejected(_) => &[],
+        }
+    }
 }
 
 /// A delivery waiting in the outbox.
@@ -175,8 +207,6 @@ impl Store {
         &mut self,
         engine: &Engine,
         entries: Vec<Entry>,
-        run_id: &str,
-        now: DateTime<Utc>,
         dry_run: bool,
     ) -> Result<Vec<AuditRecord>, LocalError> {
         let window = i64::try_from(engine.config().window_minutes()).unwrap_or(i64::MAX / 120) * 60;
@@ -187,20 +217,16 @@ impl Store {
         {
             let mut claim = tx
                 .prepare_cached(
-                    "INSERT INTO dedup_index (alert_hash, first_seen_utc, source, first_seen)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(alert_hash) DO UPDATE SET
-                         first_seen_utc = excluded.first_seen_utc,
-                         source = excluded.source,
-                         first_seen = excluded.first_seen
-                     WHERE dedup_index.first_seen < ?5",
+                    "INSERT INTO dedup (hash, first_seen, source) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(hash) DO UPDATE SET first_seen = excluded.first_seen, source = excluded.source
+                     WHERE dedup.first_seen < ?4",
                 )
                 .map_err(db)?;
             let mut audit = tx
                 .prepare_cached(
                     "INSERT INTO audit_log (alert_hash, severity, source, routed_to, created_at_utc,
                          triaged_at_utc, sla_seconds, payload, outcome, rule, origin, reason,
-                         created_at_missing, payload_sha256, run_id, config_hash)
+                         created_at_missing, dry_run, run_id, config_hash)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )
                 .map_err(db)?;
@@ -209,25 +235,36 @@ impl Store {
                     "INSERT INTO delivery (audit_id, destination, state) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(db)?;
-            let now_text = timestamp::format(now);
-            let state = if dry_run { "dry_run" } else { "pending" };
-            for entry in entries {
+            // Claim in key order (equal keys keep input order, so the first
+            // copy in the batch wins): neighbouring keys share B-tree pages.
+            let mut order: Vec<usize> = (0..entries.len())
+                .filter(|&at| matches!(entries[at], Entry::Alert { .. }))
+                .collect();
+            order.sort_by(|&a, &b| entries[a].key().cmp(entries[b].key()));
+            let mut new = vec![false; entries.len()];
+            for at in order {
+                let Entry::Alert { key, record } = &entries[at] else { continue };
+                let now = record.triaged_at_utc.timestamp();
+                let claimed = claim
+                    .execute(params![
+                        &key[..],
+                        now,
+                        record.source.as_str(),
+                        now.saturating_sub(window)
+                    ])
+                    .map_err(db)?;
+                new[at] = claimed == 1;
+            }
+            for (at, entry) in entries.into_iter().enumerate() {
                 let record = match entry {
-                    Entry::Alert(assessed) => {
-                        let claimed = claim
-                            .execute(params![
-                                assessed.fingerprint,
-                                now_text,
-                                assessed.alert.source.as_str(),
-                                now.timestamp(),
-                                now.timestamp().saturating_sub(window)
-                            ])
-                            .map_err(db)?;
-                        let outcome =
-                            if claimed == 1 { Outcome::Routed } else { Outcome::Duplicate };
-                        engine.audit(&assessed, outcome, run_id, now)
+                    Entry::Alert { mut record, .. } => {
+                        if !new[at] {
+                            record.outcome = Outcome::Duplicate;
+                            record.routed_to.clear();
+                        }
+                        record
                     }
-                    Entry::Rejected(rejected) => engine.audit_rejected(&rejected, run_id, now),
+                    Entry::Rejected(record) => record,
                 };
                 audit
                     .execute(params![
@@ -236,7 +273,7 @@ impl Store {
                         record.source.as_str(),
                         record.routed_to_text(),
                         timestamp::format(record.created_at_utc),
-                        now_text,
+                        timestamp::format(record.triaged_at_utc),
                         record.sla_seconds,
                         record.payload,
                         record.outcome.as_str(),
@@ -244,16 +281,18 @@ impl Store {
                         record.origin,
                         record.reason,
                         record.created_at_missing,
-                        record.payload_sha256,
+                        dry_run,
                         record.run_id,
                         record.config_hash,
                     ])
                     .map_err(db)?;
                 let audit_id = tx.last_insert_rowid();
-                for destination in &record.routed_to {
-                    deliver.execute(params![audit_id, destination, state]).map_err(db)?;
+                // A dry run sends nothing, so it queues nothing: `routed_to`
+                // with `dry_run = 1` is its record of what would have gone.
+                for destination in record.routed_to.iter().filter(|_| !dry_run) {
+                    deliver.execute(params![audit_id, destination, "pending"]).map_err(db)?;
                 }
-                records.push(record);
+                records.push(*record);
             }
         }
         Ok(records)
@@ -286,8 +325,7 @@ impl Store {
             .prepare(
                 "SELECT d.audit_id, d.destination, d.attempts, a.alert_hash, a.outcome, a.severity, a.rule,
                         a.source, a.routed_to, a.created_at_utc, a.triaged_at_utc, a.sla_seconds,
-                        a.created_at_missing, a.payload, a.payload_sha256, a.origin, a.reason, a.run_id,
-                        a.config_hash
+                        a.created_at_missing, a.payload, a.origin, a.reason, a.run_id, a.config_hash
                  FROM delivery d JOIN audit_log a ON a.id = d.audit_id
                  WHERE d.state IN ('pending', 'failed') AND d.attempts < ?1
                  ORDER BY d.audit_id",
@@ -325,12 +363,12 @@ impl Store {
                     triaged_at_utc: when(10)?,
                     sla_seconds: row.get(11)?,
                     created_at_missing: row.get(12)?,
+                    payload_sha256: triage_core::fingerprint::of_bytes(text(13)?.as_bytes()),
                     payload: text(13)?,
-                    payload_sha256: text(14)?,
-                    origin: text(15)?,
-                    reason: row.get(16)?,
-                    run_id: text(17)?,
-                    config_hash: text(18)?,
+                    origin: text(14)?,
+                    reason: row.get(15)?,
+                    run_id: text(16)?,
+                    config_hash: text(17)?,
                 };
                 Ok(DeliveryTask {
                     audit_id: row.get(0)?,
