@@ -8,12 +8,7 @@ use triage_ingest::Ingest;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_ansi(false)
-        .with_current_span(false)
-        .init();
+    triage_aws::init_json_logs();
     let settings = Settings::from_env(Role::Ingest)?;
     let sdk = aws_config::load_from_env().await;
     let app = Ingest::from_settings(&settings, &Clients::new(&sdk)).await?;

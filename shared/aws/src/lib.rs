@@ -53,3 +53,15 @@ impl Clients {
         }
     }
 }
+
+/// Structured JSON logs for a Lambda function, `RUST_LOG` or `info`.
+pub fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_current_span(false)
+        .init();
+}
