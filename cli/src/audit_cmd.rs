@@ -15,6 +15,10 @@ pub struct AuditArgs {
     /// SQLite database written by `triage run`.
     #[arg(long, env = "TRIAGE_DB", default_value = "triage.db")]
     db: PathBuf,
+    /// Read a DynamoDB export of the cloud audit table instead (the folder
+    /// holding `AWSDynamoDB/<id>/data/*.json.gz`).
+    #[arg(long, conflicts_with = "db")]
+    export: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -27,15 +31,21 @@ enum Format {
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.db.exists(),
-        "no database at {} (run `triage run` first)",
-        args.db.display()
-    );
-    let conn = Connection::open_with_flags(&args.db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("cannot open {}", args.db.display()))?;
-    let report = report(&conn)
-        .with_context(|| format!("cannot read the audit log in {}", args.db.display()))?;
+    let report = match &args.export {
+        Some(dir) => triage_local::report_from_export(dir)?,
+        None => {
+            let db = &args.db;
+            anyhow::ensure!(
+                db.exists(),
+                "no database at {} (run `triage run` first)",
+                db.display()
+            );
+            let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .with_context(|| format!("cannot open {}", db.display()))?;
+            report(&conn)
+                .with_context(|| format!("cannot read the audit log in {}", db.display()))?
+        }
+    };
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Csv => print!("{}", csv(&report)),

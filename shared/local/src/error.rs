@@ -11,6 +11,8 @@ pub enum LocalError {
     Schema { path: PathBuf, message: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("export {}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Export { path: PathBuf, line: Option<usize>, message: String },
     #[error("destination {destination}: {message}")]
     Destination { destination: String, message: String },
 }

@@ -5,11 +5,13 @@
 mod deliver;
 mod drops;
 mod error;
+mod export;
 mod run;
 pub mod store;
 
 pub use deliver::{DryRun, Notifier, SlackWebhooks};
 pub use drops::find_drops;
 pub use error::LocalError;
+pub use export::report_from_export;
 pub use run::{Progress, RunOptions, deliver_pending, run};
 pub use store::{DeliveryTask, Store};
