@@ -45,7 +45,16 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let cli = Cli::parse();
+    // Usage errors exit 1, like any run that could not be done: exit code 2
+    // means a run finished with rejections.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
     let outcome = match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Audit(args) => audit_cmd::run(args).map(|()| ExitCode::SUCCESS),

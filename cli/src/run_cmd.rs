@@ -26,7 +26,7 @@ pub struct RunArgs {
     /// SQLite database holding the dedup index and audit log.
     #[arg(long, env = "TRIAGE_DB", default_value = "triage.db")]
     db: PathBuf,
-    /// Rules config (TOML) [default: built-in rules of SPEC]
+    /// Rules config (TOML) [default: the built-in rules, see `triage config show`]
     #[arg(long, env = "TRIAGE_CONFIG")]
     config: Option<PathBuf>,
     /// Dedup window in minutes (overrides the config).
@@ -64,7 +64,8 @@ fn bundled_drops() -> PathBuf {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut config = crate::load_config(args.config.as_ref())?;
     if let Some(window) = args.window {
-        anyhow::ensure!(window > 0, "--window must be at least 1 minute");
+        let max = triage_core::config::MAX_WINDOW_MINUTES;
+        anyhow::ensure!((1..=max).contains(&window), "--window must be from 1 to {max} minutes");
         config.file.dedup.window_minutes = window;
     }
     let dry_run = config.file.delivery.dry_run && !args.send;
@@ -74,7 +75,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::new(config);
 
     let paths = if args.paths.is_empty() { vec![bundled_drops()] } else { args.paths.clone() };
-    let drops = triage_local::find_drops(&paths)?;
+    let drops = triage_local::find_drops(&paths, &args.db)?;
     anyhow::ensure!(!drops.is_empty(), "no drop files under {}", display_paths(&paths));
     let total_bytes: u64 =
         drops.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();

@@ -73,7 +73,7 @@ fn bundled_run_with_bad_rows_rejects_with_reasons_and_exit_2() {
         "bad-rows.csv:3 [1]: field `risk_score`: 150 is outside 0-100",
         "bad-rows.csv:4 [2]: field `risk_score`: -1 is outside 0-100",
         "bad-rows.csv:5 [3]: field `risk_score`: \"NaN\" is not a number",
-        "bad-rows.csv:6 [4]: field `created_at`: \"yesterday\" is not a timestamp SPEC accepts",
+        "bad-rows.csv:6 [4]: field `created_at`: \"yesterday\" is not a supported timestamp (ISO 8601, RFC 2822, epoch milliseconds or [timestamps] extra_formats)",
         "bad-alerts.json:2 [0]: field `risk_score`: \"high\" is not a number",
         "bad-alerts.json:12 [1]: not valid JSON at line 19: key \"risk_score\" appears twice in one object",
     ] {
@@ -168,14 +168,18 @@ fn unreadable_drops_are_quarantined_and_the_rest_goes_on() {
         .iter()
         .map(|q| q["report"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
         .collect();
-    assert_eq!(quarantined.len(), 3, "{quarantined:?}");
+    assert_eq!(quarantined.len(), 4, "{quarantined:?}");
     assert!(quarantined[0].starts_with("a-empty.csv: the drop is empty"), "{quarantined:?}");
     assert!(
-        quarantined[1].starts_with("c-latin1.csv:1: column 2 of the header is not UTF-8"),
+        quarantined[1].starts_with("b-header-only.csv: no records after the header"),
         "{quarantined:?}"
     );
     assert!(
-        quarantined[2].starts_with("d-truncated.json:1: the file ends inside a record"),
+        quarantined[2].starts_with("c-latin1.csv:1: column 2 of the header is not UTF-8"),
+        "{quarantined:?}"
+    );
+    assert!(
+        quarantined[3].starts_with("d-truncated.json:1: the file ends inside a record"),
         "{quarantined:?}"
     );
     let reasons: Vec<&str> = summary["rejections"]
@@ -185,8 +189,8 @@ fn unreadable_drops_are_quarantined_and_the_rest_goes_on() {
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["field `txn_id`: required field is missing or empty"; 2]);
-    assert_eq!(sql(&db, "SELECT COUNT(*) FROM drops WHERE status = 'quarantined'"), 3);
-    assert_eq!(sql(&db, "SELECT COUNT(*) FROM drops WHERE status = 'processed'"), 3);
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM drops WHERE status = 'quarantined'"), 4);
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM drops WHERE status = 'processed'"), 2);
 }
 
 #[test]
@@ -347,4 +351,64 @@ fn send_posts_one_slack_message_per_alert_and_channel() {
     let again = send();
     assert_eq!(again["deliveries_sent"], json!(0), "{again}");
     assert_eq!(received.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn the_database_is_never_read_as_a_drop_nor_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(drops("transactions.csv"), dir.path().join("transactions.csv")).unwrap();
+    let here = dir.path().to_str().unwrap();
+    let db = dir.path().join("triage.db");
+    let (code, first) = run_json(&db, &["--move"], &[dir.path()]);
+    assert_eq!((code, counts(&first)), (0, (50, 50, 0, 0)), "{first}");
+    std::fs::copy(drops("transactions.csv"), dir.path().join("transactions.csv")).unwrap();
+    // The database (and its -wal/-shm) sit in the folder being read.
+    let (code, second) = run_json(&db, &["--move"], &[dir.path()]);
+    assert_eq!((code, counts(&second)), (0, (50, 0, 50, 0)), "{second}");
+    assert_eq!(second["files"], json!(1));
+    assert!(db.exists(), "the database stays where it is");
+    assert_eq!(sql(&db, "SELECT COUNT(*) FROM audit_log"), 100);
+    // The second copy did not overwrite the first in processed/.
+    let processed: Vec<String> = std::fs::read_dir(dir.path().join("processed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(processed.len(), 2, "{processed:?} in {here}");
+}
+
+#[test]
+fn usage_errors_and_impossible_windows_exit_1() {
+    let (code, _, stderr) = triage(&["run", "--bogus"]);
+    assert_eq!(code, 1, "{stderr}");
+    let (code, _, stderr) = triage(&["run", "--window", "153722867280912931"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--window must be from 1 to 5270400 minutes"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, "[dedup]\nwindow_minutes = 9223372036854775807\n").unwrap();
+    let (code, _, stderr) = triage(&["config", "check", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("line 2: `dedup.window_minutes`: must be from 1 to 5270400"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_misspelt_fingerprint_field_rejects_instead_of_merging_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("f.toml");
+    std::fs::write(&config, "[dedup]\nfingerprint_fields = { csv = [\"txn_idd\"] }\n").unwrap();
+    let db = dir.path().join("t.db");
+    let (code, summary) = run_json(
+        &db,
+        &["--config", config.to_str().unwrap()],
+        &[drops("transactions.csv").as_path()],
+    );
+    assert_eq!((code, counts(&summary)), (2, (50, 0, 0, 50)), "{summary}");
+    let reason = summary["rejections"][0]["reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        "field `txn_idd`: fingerprint field (see [dedup] fingerprint_fields) is missing"
+    );
 }

@@ -176,6 +176,14 @@ pub(crate) fn compile(
         };
         if spec.name.trim().is_empty() {
             issue(key.clone(), "a rule needs a name".into());
+        } else if specs[..at].iter().any(|earlier| earlier.name == spec.name) {
+            issue(
+                key.clone(),
+                format!(
+                    "rule name {:?} is used twice; the audit could not tell them apart",
+                    spec.name
+                ),
+            );
         }
         let when = spec
             .when

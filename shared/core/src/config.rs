@@ -14,6 +14,9 @@ use crate::model::{Severity, Source};
 use crate::number::DecimalStyle;
 use crate::route::Routing;
 
+/// Longest dedup window accepted: ten years, in minutes.
+pub const MAX_WINDOW_MINUTES: u64 = 10 * 366 * 24 * 60;
+
 /// Every key of the TOML file; defaults are SPEC's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -293,16 +296,25 @@ impl Config {
         {
             issue("ingest.csv_hint_from_score".into(), format!("{score} is outside 0-100"));
         }
-        if file.dedup.window_minutes == 0 {
-            issue("dedup.window_minutes".into(), "must be at least 1".into());
+        if !(1..=MAX_WINDOW_MINUTES).contains(&file.dedup.window_minutes) {
+            issue(
+                "dedup.window_minutes".into(),
+                format!("must be from 1 to {MAX_WINDOW_MINUTES} (ten years)"),
+            );
         }
         for (source, fields) in &file.dedup.fingerprint_fields {
             if fields.is_empty() {
                 issue(format!("dedup.fingerprint_fields.{source}"), "lists no field".into());
             }
         }
-        if file.limits.max_record_bytes < 1024 || file.limits.max_fields == 0 {
-            issue("limits".into(), "max_record_bytes must be >= 1024 and max_fields >= 1".into());
+        if file.limits.max_record_bytes < 1024 {
+            issue("limits.max_record_bytes".into(), "must be at least 1024".into());
+        }
+        if file.limits.max_field_bytes < 16 {
+            issue("limits.max_field_bytes".into(), "must be at least 16".into());
+        }
+        if file.limits.max_fields == 0 {
+            issue("limits.max_fields".into(), "must be at least 1".into());
         }
         if file.delivery.max_attempts == 0 {
             issue("delivery.max_attempts".into(), "must be at least 1".into());

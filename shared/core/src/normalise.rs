@@ -130,7 +130,11 @@ pub fn normalise(raw: RawRecord, config: &Config) -> Result<Alert, Rejected> {
                         .ok_or_else(|| {
                             reject(
                                 Some(&field),
-                                format!("{:?} is not a timestamp SPEC accepts", shorten(t)),
+                                format!(
+                            "{:?} is not a supported timestamp (ISO 8601, RFC 2822, epoch milliseconds \
+                             or [timestamps] extra_formats)",
+                            shorten(t)
+                        ),
                             )
                         })?;
                     created_at = Some(moment);
@@ -158,6 +162,16 @@ pub fn normalise(raw: RawRecord, config: &Config) -> Result<Alert, Rejected> {
         if !present {
             return Err(reject(Some(field), "required field is missing or empty".into()));
         }
+    }
+    // A fingerprint narrowed to fields the alert lacks would make unlike
+    // alerts duplicates of each other.
+    if let Some(chosen) = config.file.dedup.fingerprint_fields.get(&source)
+        && let Some(field) = chosen.iter().find(|f| !payload.contains_key(f.as_str()))
+    {
+        return Err(reject(
+            Some(field),
+            "fingerprint field (see [dedup] fingerprint_fields) is missing".into(),
+        ));
     }
     Ok(Alert { source, origin, payload, created_at, risk_score: risk_score.unwrap_or(0.0), hint })
 }

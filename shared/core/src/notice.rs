@@ -90,7 +90,7 @@ impl Notice {
     /// E-mail subject: one line, no control characters.
     pub fn email_subject(&self) -> String {
         let flat: String =
-            self.title.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            self.title.chars().map(|c| if breaks_layout(c) { ' ' } else { c }).collect();
         clip(flat.split_whitespace().collect::<Vec<_>>().join(" ").as_str(), TITLE_CHARS)
     }
 
@@ -98,7 +98,9 @@ impl Notice {
     pub fn email_body(&self) -> String {
         let mut body = format!("{}\n\n", self.email_subject());
         for (name, value) in &self.lines {
-            body.push_str(&format!("{name}: {}\n", clip(value, VALUE_CHARS)));
+            let flat: String =
+                value.chars().map(|c| if breaks_layout(c) { ' ' } else { c }).collect();
+            body.push_str(&format!("{name}: {}\n", clip(&flat, VALUE_CHARS)));
         }
         body.push_str(&format!(
             "\nFingerprint: {}\nRun: {}\n",
@@ -110,8 +112,10 @@ impl Notice {
 }
 
 /// Escapes Slack's control characters so alert text cannot form links,
-/// mentions or `<!channel>`-style pings, and breaks bare `@channel`,
-/// `@here` and `@everyone` with a zero-width joiner.
+/// mentions or `<!channel>`-style pings, breaks bare `@channel`, `@here` and
+/// `@everyone` with a word joiner, and flattens every value to one line
+/// (no line breaks, no bidirectional overrides) so it cannot pose as
+/// another line of the message.
 pub fn slack_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -120,11 +124,20 @@ pub fn slack_escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '@' => out.push_str("@\u{2060}"),
-            c if c.is_control() && c != '\n' => out.push(' '),
+            c if breaks_layout(c) => out.push(' '),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Control characters, line and paragraph separators, and the invisible
+/// marks that reorder text.
+fn breaks_layout(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 fn clip(text: &str, chars: usize) -> String {
@@ -146,5 +159,11 @@ mod tests {
             "&lt;!channel&gt; hi @\u{2060}here &lt;https://evil.example|bank&gt; &amp; &lt;@\u{2060}U123&gt;"
         );
         assert!(!escaped.contains('<') && !escaped.contains('>'));
+    }
+
+    #[test]
+    fn values_cannot_pose_as_other_lines() {
+        let escaped = slack_escape("Routine\nRisk score: 5\r\nRule: x\u{2028}y \u{202e}txe");
+        assert_eq!(escaped, "Routine Risk score: 5  Rule: x y  txe");
     }
 }

@@ -538,14 +538,58 @@ fn empty_and_blank_files_are_file_errors() {
 }
 
 #[test]
-fn header_only_csv_is_no_records_and_no_error() {
+fn header_only_csv_is_a_file_error_naming_it() {
     for bytes in [
         &b"txn_id,amount,risk_score\n"[..],
         b"txn_id,amount,risk_score",
         b"txn_id,amount\r\n\r\n\r\n",
+        b"txn_id,amount\n,\n \n",
     ] {
-        assert_eq!(drop_of("h.csv", bytes).counts(), (0, 0, 0), "{bytes:?}");
+        let read = drop_of("h.csv", bytes);
+        assert_eq!(read.counts(), (0, 0, 1), "{bytes:?}");
+        assert_eq!(read.error().message, "no records after the header", "{bytes:?}");
     }
+}
+
+#[test]
+fn an_unclosed_quote_cannot_swallow_rows_silently() {
+    let header = "txn_id,customer_id,amount,currency,country,txn_type,risk_score,created_at,severity_hint,description\n";
+    // In the last column: the rows after it become part of one value.
+    let bytes = format!(
+        "{header}T1,C1,1,USD,US,wire,10,2024-01-01T00:00:00Z,,ok\n\
+         T2,C2,2,USD,US,wire,10,2024-01-01T00:00:00Z,,\"Customer said 6 wire\n\
+         T3,C3,3,USD,US,wire,95,2024-01-01T00:00:00Z,,x\n\
+         T4,C4,4,USD,US,wire,10,2024-01-01T00:00:00Z,,y\n"
+    );
+    let read = drop_of("q.csv", bytes.as_bytes());
+    assert_eq!(read.counts(), (1, 1, 0), "{:?}", read.rejected);
+    assert!(
+        read.rejected[0].reason.contains("is a quote left open"),
+        "{}",
+        read.rejected[0].reason
+    );
+    assert_eq!(read.rejected[0].origin.line, Some(3));
+    // With no closing quote for megabytes, the drop stops early, bounded.
+    let mut long = format!("{header}T1,C1,1,USD,US,wire,10,2024-01-01T00:00:00Z,,\"open\n");
+    while long.len() < 3 << 20 {
+        long.push_str("T9,C9,9,USD,US,wire,10,2024-01-01T00:00:00Z,,more\n");
+    }
+    let read = drop_of("long.csv", long.as_bytes());
+    assert_eq!(read.counts(), (0, 0, 1));
+    assert!(read.error().message.contains("starting on line 2 runs past"), "{:?}", read.errors);
+}
+
+#[test]
+fn rows_cut_short_before_a_known_column_are_rejected() {
+    let bytes =
+        b"txn_id,customer_id,amount,currency,risk_score,Note\nT1,C1,5,USD,20\nT2,C2,100.00,USD\n";
+    let read = drop_of("short.csv", bytes);
+    assert_eq!(read.counts(), (1, 1, 0), "{:?}", read.rejected);
+    assert!(
+        read.rejected[0].reason.contains("`risk_score` and after are missing"),
+        "{}",
+        read.rejected[0].reason
+    );
 }
 
 #[test]

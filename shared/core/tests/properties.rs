@@ -149,16 +149,33 @@ proptest! {
         let bytes = writer.into_inner().expect("flush");
         let config = Config::default();
         let reader = Chunked { data: bytes.clone(), at: 0, sizes, turn: 0 };
-        let items = drain("written.csv", reader, &config, rows.len() + 1)
-            .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&bytes)));
         let kept: Vec<&Vec<String>> = rows.iter().filter(|r| !is_blank(r)).collect();
+        let items = match drain("written.csv", reader, &config, rows.len() + 1) {
+            Ok(items) => items,
+            // A drop with no records is reported, not passed over.
+            Err(e) if kept.is_empty() && e.message == "no records after the header" => return Ok(()),
+            Err(e) => panic!("{e}\n{}", String::from_utf8_lossy(&bytes)),
+        };
         prop_assert_eq!(items.len(), kept.len());
         for (item, row) in items.iter().zip(kept) {
-            let Item::Record(raw) = item else { panic!("unexpected {item:?}") };
-            let names: Vec<&str> = raw.fields.iter().map(|(k, _)| k.as_str()).collect();
-            prop_assert_eq!(&names, &header);
-            let values: Vec<&str> = raw.fields.iter().map(|(_, v)| v.as_str().unwrap_or("<not text>")).collect();
-            prop_assert_eq!(values, row.iter().map(String::as_str).collect::<Vec<_>>());
+            match item {
+                Item::Record(raw) => {
+                    let names: Vec<&str> = raw.fields.iter().map(|(k, _)| k.as_str()).collect();
+                    prop_assert_eq!(&names, &header);
+                    let values: Vec<&str> =
+                        raw.fields.iter().map(|(_, v)| v.as_str().unwrap_or("<not text>")).collect();
+                    prop_assert_eq!(values, row.iter().map(String::as_str).collect::<Vec<_>>());
+                }
+                // A value whose later lines look like rows is held back as a
+                // possible unclosed quote; nothing else is.
+                Item::Rejected(rejected) => {
+                    prop_assert!(rejected.reason.contains("is a quote left open"), "{}", rejected.reason);
+                    let delimiters_after_break = row.iter().any(|f| {
+                        f.split(['\n', '\r']).skip(1).any(|line| line.matches(',').count() >= columns.max(3) - 1)
+                    });
+                    prop_assert!(delimiters_after_break, "{row:?}");
+                }
+            }
         }
     }
 }

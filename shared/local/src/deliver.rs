@@ -87,7 +87,14 @@ impl Notifier for SlackWebhooks {
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
-            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+            .map_err(|e| {
+                // Back off before the next attempt, as for a 5xx.
+                std::thread::sleep(backoff(attempt));
+                let cause =
+                    std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                let kind = if e.is_timeout() { "timed out" } else { "request failed" };
+                format!("{kind}{cause}")
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -99,7 +106,7 @@ impl Notifier for SlackWebhooks {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs)
-                .unwrap_or(Duration::from_millis(250 << attempt.min(6)));
+                .unwrap_or(backoff(attempt));
             std::thread::sleep(wait.min(MAX_RETRY_AFTER));
         }
         Err(format!("slack answered {status}"))
@@ -108,4 +115,9 @@ impl Notifier for SlackWebhooks {
     fn handles(&self, destination: &str) -> bool {
         self.urls.contains_key(destination)
     }
+}
+
+/// Wait before retry `attempt`: 250 ms doubling, at most 16 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 << attempt.min(6))
 }

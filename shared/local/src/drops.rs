@@ -10,8 +10,9 @@ const DONE_FOLDERS: [&str; 2] = ["processed", "quarantine"];
 
 /// The drop files named by `paths`: files as given, folders walked
 /// recursively (hidden files, Markdown notes and the processed/quarantine
-/// folders skipped), sorted by path within each folder.
-pub fn find_drops(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LocalError> {
+/// folders skipped), sorted by path within each folder. The database
+/// `db` and its journal files are never drops, even when they sit among them.
+pub fn find_drops(paths: &[PathBuf], db: &Path) -> Result<Vec<PathBuf>, LocalError> {
     let mut found = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| LocalError::io(path, e))?;
@@ -21,7 +22,33 @@ pub fn find_drops(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LocalError> {
             found.push(path.clone());
         }
     }
+    let own = own_files(db);
+    found.retain(|path| !own.contains(&canonical(path)));
     Ok(found)
+}
+
+/// The database file and the files SQLite keeps beside it.
+fn own_files(db: &Path) -> Vec<PathBuf> {
+    let db = canonical(db);
+    let mut files = vec![db.clone()];
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_os_string();
+        name.push(suffix);
+        files.push(PathBuf::from(name));
+    }
+    files
+}
+
+/// An absolute path with the folder resolved, for comparing files that may
+/// not exist yet.
+fn canonical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(folder), Some(name)) => {
+            folder.canonicalize().map_or(absolute.clone(), |f| f.join(name))
+        }
+        _ => absolute,
+    }
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LocalError> {

@@ -223,7 +223,7 @@ fn finish_drop(
         now,
     )?;
     if options.move_drops {
-        move_drop(path, failure.is_some(), report.as_deref())?;
+        move_drop(path, failure.is_some(), report.as_deref(), &tally.run_id)?;
     }
     Ok(())
 }
@@ -266,16 +266,27 @@ pub fn deliver_pending(
     Ok((sent, failed))
 }
 
-/// Moves a finished drop to `processed/` or `quarantine/` (with a report).
-fn move_drop(path: &Path, quarantined: bool, report: Option<&str>) -> Result<(), LocalError> {
+/// Moves a finished drop to `processed/` or `quarantine/` (with a report),
+/// never over an earlier drop of the same name: that one is evidence too.
+fn move_drop(
+    path: &Path,
+    quarantined: bool,
+    report: Option<&str>,
+    run_id: &str,
+) -> Result<(), LocalError> {
     let parent = path.parent().unwrap_or(Path::new("."));
     let folder = parent.join(if quarantined { "quarantine" } else { "processed" });
     std::fs::create_dir_all(&folder).map_err(|e| LocalError::io(&folder, e))?;
     let name = path.file_name().unwrap_or_default();
-    let target = folder.join(name);
+    let mut target = folder.join(name);
+    if target.exists() {
+        let mut unique = name.to_os_string();
+        unique.push(format!(".{run_id}"));
+        target = folder.join(unique);
+    }
     std::fs::rename(path, &target).map_err(|e| LocalError::io(path, e))?;
     if let Some(report) = report {
-        let mut report_name = name.to_os_string();
+        let mut report_name = target.file_name().unwrap_or_default().to_os_string();
         report_name.push(".error.json");
         let report_path = folder.join(report_name);
         std::fs::write(&report_path, report).map_err(|e| LocalError::io(&report_path, e))?;

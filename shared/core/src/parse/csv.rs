@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{FileError, Item};
 use crate::config::Config;
-use crate::fields::FieldMap;
+use crate::fields::{CSV_FIELDS, FieldMap};
 use crate::model::{Origin, Rejected, Source};
 use crate::normalise::RawRecord;
 
@@ -33,6 +33,7 @@ pub(super) struct CsvRecords<R> {
     delimiter: u8,
     max_record_bytes: usize,
     fields: FieldMap,
+    has_header: bool,
     done: bool,
 }
 
@@ -66,12 +67,24 @@ impl<R: BufRead> CsvRecords<R> {
                 sniff_delimiter(buffer)
             }
         };
-        let lines = Rc::new(RefCell::new(LineIndex::default()));
+        let lines = Rc::new(RefCell::new(LineIndex {
+            delimiter,
+            field_start: true,
+            ..LineIndex::default()
+        }));
         let mut reader = ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(LineCounting { inner: input, lines: Rc::clone(&lines), offset: 0 });
+            .from_reader(LineCounting {
+                inner: input,
+                lines: Rc::clone(&lines),
+                offset: 0,
+                // Rows up to the limit are read, rows up to twice it are
+                // rejected one by one; anything longer stops the drop.
+                runaway: config.file.limits.max_record_bytes.saturating_mul(2),
+                line_offset,
+            });
         let header_line = Some(line_offset + 1);
         let mut raw_header = ByteRecord::new();
         if config.file.csv.has_header {
@@ -117,6 +130,7 @@ impl<R: BufRead> CsvRecords<R> {
             delimiter,
             max_record_bytes: config.file.limits.max_record_bytes,
             fields: config.fields.clone(),
+            has_header: config.file.csv.has_header,
             done: false,
         })
     }
@@ -138,6 +152,9 @@ impl<R: BufRead> CsvRecords<R> {
                 self.row.as_slice().len(),
                 self.max_record_bytes
             );
+            return Some(Item::Rejected(Rejected::new(Source::Csv, origin, reason).raw(raw)));
+        }
+        if let Some(reason) = self.misshapen() {
             return Some(Item::Rejected(Rejected::new(Source::Csv, origin, reason).raw(raw)));
         }
         let mut fields = Vec::with_capacity(self.row.len());
@@ -165,6 +182,33 @@ impl<R: BufRead> CsvRecords<R> {
         Some(Item::Record(RawRecord { source: Source::Csv, origin, fields, mapped: true, raw }))
     }
 
+    /// Why a row cannot be trusted as read: it ends before a column triage
+    /// reads (a truncated row), or a value that spans lines and holds whole rows
+    /// (a quote left open, swallowing the rows after it).
+    fn misshapen(&self) -> Option<String> {
+        // Exports often drop empty trailing fields; a row that stops before
+        // a column triage reads is cut short instead.
+        let missing = self.header.get(self.row.len()..).unwrap_or_default();
+        if let Some(column) = missing.iter().find(|c| CSV_FIELDS.contains(&c.as_str())) {
+            return Some(format!(
+                "row has {} fields, the header has {}: `{column}` and after are missing (cut short?)",
+                self.row.len(),
+                self.header.len()
+            ));
+        }
+        let row_delimiters = self.header.len().max(3) - 1;
+        self.row.iter().enumerate().find_map(|(at, value)| {
+            // A later line of the value that has a row's worth of delimiters.
+            let mut lines = value.split(|b| *b == b'\n' || *b == b'\r');
+            lines.next();
+            let swallowed = lines.any(|line| line.iter().filter(|b| **b == self.delimiter).count() >= row_delimiters);
+            swallowed.then(|| {
+                let name = self.header.get(at).cloned().unwrap_or_else(|| format!("column_{}", at + 1));
+                format!("value of `{name}` spans lines that look like whole rows: is a quote left open in it?")
+            })
+        })
+    }
+
     /// The row as text for the audit of a rejection (fields re-joined).
     fn raw_text(&self) -> String {
         let delimiter = char::from(self.delimiter).to_string();
@@ -189,15 +233,25 @@ impl<R: BufRead> Iterator for CsvRecords<R> {
                         return Some(Ok(item));
                     }
                 }
-                Ok(false) => self.done = true,
+                Ok(false) => {
+                    self.done = true;
+                    if self.index == 0 {
+                        let what = if self.has_header {
+                            "no records after the header"
+                        } else {
+                            "no records"
+                        };
+                        return Some(Err(FileError::new(&self.object, None, what)));
+                    }
+                }
                 Err(e) => {
                     self.done = true;
                     let line = e.position().map(|p| p.line() + self.line_offset);
-                    return Some(Err(FileError::new(
-                        &self.object,
-                        line,
-                        format!("cannot read: {e}"),
-                    )));
+                    let message = match e.kind() {
+                        csv::ErrorKind::Io(io) => io.to_string(),
+                        _ => format!("cannot read: {e}"),
+                    };
+                    return Some(Err(FileError::new(&self.object, line, message)));
                 }
             }
         }
@@ -216,6 +270,19 @@ struct LineIndex {
     passed: u64,
     /// The last byte seen was a `\r` (a `\n` next makes one CRLF).
     after_cr: bool,
+    /// The field delimiter, to tell where a field starts.
+    delimiter: u8,
+    /// Inside a quoted field, as the csv reader will see it.
+    quoted: bool,
+    /// The last byte closed a quoted field (a `"` next is an escaped quote).
+    just_closed: bool,
+    /// The next byte starts a field (a `"` there opens a quoted field).
+    field_start: bool,
+    /// Bytes since the last line end outside quotes: the current record.
+    record_bytes: usize,
+    /// Line ends seen, and the line the current record started on.
+    lines_seen: u64,
+    record_line: u64,
 }
 
 impl LineIndex {
@@ -228,9 +295,30 @@ impl LineIndex {
                         last.1 = position + 1;
                     }
                 }
-                b'\n' | b'\r' => self.ends.push_back((position, position + 1)),
+                b'\n' | b'\r' => {
+                    self.ends.push_back((position, position + 1));
+                    self.lines_seen += 1;
+                    if !self.quoted {
+                        self.record_bytes = 0;
+                        self.record_line = self.lines_seen;
+                    }
+                }
                 _ => {}
             }
+            let was_start = self.field_start;
+            let closed = self.just_closed;
+            self.just_closed = false;
+            match *byte {
+                b'"' if self.quoted => {
+                    self.quoted = false;
+                    self.just_closed = true;
+                }
+                b'"' if was_start || closed => self.quoted = true,
+                _ => {}
+            }
+            self.field_start =
+                !self.quoted && (*byte == self.delimiter || *byte == b'\n' || *byte == b'\r');
+            self.record_bytes += 1;
             self.after_cr = *byte == b'\r';
         }
     }
@@ -258,18 +346,32 @@ impl LineIndex {
     }
 }
 
-/// Passes bytes to the csv reader, noting where lines end.
+/// Passes bytes to the csv reader, noting where lines end, and stops a
+/// record that runs on without end (an unclosed quote, or no line ends at
+/// all) before the csv reader buffers all of it.
 struct LineCounting<R> {
     inner: R,
     lines: Rc<RefCell<LineIndex>>,
     offset: u64,
+    /// Longest record let through: beyond it the drop cannot be read on.
+    runaway: usize,
+    /// Lines before the csv reader's first line, for messages.
+    line_offset: u64,
 }
 
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.lines.borrow_mut().record(self.offset, &buf[..n]);
+        let mut lines = self.lines.borrow_mut();
+        lines.record(self.offset, &buf[..n]);
         self.offset += n as u64;
+        if lines.record_bytes > self.runaway {
+            return Err(std::io::Error::other(format!(
+                "a record starting on line {} runs past {} bytes without ending: is a quote left open there?",
+                lines.record_line + 1 + self.line_offset,
+                self.runaway
+            )));
+        }
         Ok(n)
     }
 }
