@@ -81,10 +81,7 @@ async fn an_export_of_the_audit_table_answers_the_examiners_questions() {
     // Download the export as an examiner would, keeping its layout.
     let dir = tempfile::tempdir().unwrap();
     let keys = stack.keys("exports/").await;
-    assert!(
-        keys.iter().any(|k| k.contains("/AWSDynamoDB/") && k.ends_with(".gz")),
-        "{keys:?}"
-    );
+    assert!(keys.iter().any(|k| k.contains("/AWSDynamoDB/") && k.ends_with(".gz")), "{keys:?}");
     for key in keys {
         let object = stack
             .clients
@@ -115,6 +112,7 @@ async fn an_export_of_the_audit_table_answers_the_examiners_questions() {
     // Nothing was drained, so every delivery is pending: the first sweep's,
     // plus one notice per rejection of the second (rejections are claimed per
     // object and position, and the second drop is a new object).
-    let pending: u64 = report.deliveries.iter().filter(|d| d.state == "pending").map(|d| d.count).sum();
+    let pending: u64 =
+        report.deliveries.iter().filter(|d| d.state == "pending").map(|d| d.count).sum();
     assert_eq!(pending, expected.deliveries.values().sum::<u64>() + rejected);
 }
