@@ -2,15 +2,16 @@
 
 use std::path::PathBuf;
 
-/// What can stop a local run.
+/// What can stop a local run. The underlying error is part of the message
+/// (not a `source`), so a chain-printing caller shows it once.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    #[error("database {path}: {source}")]
-    Database { path: PathBuf, source: rusqlite::Error },
-    #[error("database {path}: {message}")]
+    #[error("database {}: {cause}", path.display())]
+    Database { path: PathBuf, cause: rusqlite::Error },
+    #[error("database {}: {message}", path.display())]
     Schema { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("export {}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Export { path: PathBuf, line: Option<usize>, message: String },
     #[error("destination {destination}: {message}")]
@@ -18,7 +19,7 @@ pub enum LocalError {
 }
 
 impl LocalError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LocalError::Io { path: path.into(), source }
+    pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+        LocalError::Io { path: path.into(), cause }
     }
 }

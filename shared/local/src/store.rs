@@ -137,7 +137,7 @@ impl Store {
             std::fs::create_dir_all(parent).map_err(|e| LocalError::io(parent, e))?;
         }
         let conn = Connection::open(path)
-            .map_err(|source| LocalError::Database { path: path.into(), source })?;
+            .map_err(|cause| LocalError::Database { path: path.into(), cause })?;
         let store = Store { conn, path: path.to_path_buf() };
         store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| store.db(e))?;
         store.conn.execute_batch(PRAGMAS).map_err(|e| store.db(e))?;
@@ -147,7 +147,7 @@ impl Store {
     }
 
     fn db(&self, source: rusqlite::Error) -> LocalError {
-        LocalError::Database { path: self.path.clone(), source }
+        LocalError::Database { path: self.path.clone(), cause: source }
     }
 
     /// The old system's database lacks our columns; writing into it would
@@ -211,7 +211,7 @@ impl Store {
     ) -> Result<Vec<AuditRecord>, LocalError> {
         let window = i64::try_from(engine.config().window_minutes()).unwrap_or(i64::MAX / 120) * 60;
         let path = self.path.clone();
-        let db = |source| LocalError::Database { path: path.clone(), source };
+        let db = |cause| LocalError::Database { path: path.clone(), cause };
         let tx = &self.conn;
         let mut records = Vec::with_capacity(entries.len());
         {
