@@ -52,10 +52,14 @@ impl Notice {
             _ => None,
         };
         let label = record.severity.map_or("REJECTED".to_string(), |s| s.as_str().to_uppercase());
+        // A rejection has no fields to name it by; where it came from does.
         let what = text("subject")
             .or_else(|| text("txn_id").map(|id| format!("Transaction {id}")))
             .or_else(|| text("message_id").map(|id| format!("Message {id}")))
-            .unwrap_or_else(|| "alert".into());
+            .unwrap_or_else(|| match record.severity {
+                None => format!("record at {}", record.origin),
+                Some(_) => "alert".into(),
+            });
         let mut lines: Vec<(String, String)> = SHOWN
             .iter()
             .filter_map(|(key, name)| Some(((*name).to_string(), text(key)?)))
