@@ -30,6 +30,9 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Answer the examiners' standard questions from the audit log.
     Audit(audit_cmd::AuditArgs),
+    /// Keep the old system's alerts suppressed: re-fingerprint the payloads
+    /// of its audit log into this database's dedup index.
+    ImportLegacy(ImportArgs),
     /// Show the effective rules config, or check a config file.
     Config {
         #[command(subcommand)]
@@ -58,12 +61,48 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Audit(args) => audit_cmd::run(args).map(|()| ExitCode::SUCCESS),
+        Command::ImportLegacy(args) => import_legacy(args).map(|()| ExitCode::SUCCESS),
         Command::Config { action } => config_cmd::run(action),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("triage: {e:#}");
         ExitCode::FAILURE
     })
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The old system's SQLite database (its `audit_log` and `dedup_index`).
+    legacy_db: PathBuf,
+    /// SQLite database of this product to import into.
+    #[arg(long, env = "TRIAGE_DB", default_value = "triage.db")]
+    db: PathBuf,
+    /// Rules config whose field map and fingerprint fields apply.
+    #[arg(long, env = "TRIAGE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+fn import_legacy(args: ImportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.legacy_db.exists(), "no database at {}", args.legacy_db.display());
+    let engine = triage_core::Engine::new(load_config(args.config.as_ref())?);
+    let mut store = triage_local::Store::open(&args.db)?;
+    let import = triage_local::import_legacy(&engine, &mut store, &args.legacy_db)?;
+    println!(
+        "read {} audit rows of {}; {} fingerprints now suppressed in {} until their window ends",
+        import.read,
+        args.legacy_db.display(),
+        import.imported,
+        args.db.display()
+    );
+    for skipped in &import.skipped {
+        println!("  not imported: {skipped}");
+    }
+    anyhow::ensure!(
+        import.skipped.is_empty(),
+        "{} rows could not be imported",
+        import.skipped.len()
+    );
+    Ok(())
 }
 
 /// Loads the config file, or the built-in default.

@@ -412,3 +412,30 @@ fn a_misspelt_fingerprint_field_rejects_instead_of_merging_alerts() {
         "field `txn_idd`: fingerprint field (see [dedup] fingerprint_fields) is missing"
     );
 }
+
+#[test]
+fn import_legacy_keeps_the_old_systems_alerts_suppressed_for_their_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let legacy = common::corpus("legacy/legacy_audit.db");
+    let (code, stdout, stderr) =
+        triage(&["import-legacy", legacy.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("read 360 audit rows of "), "{stdout}");
+    assert!(stdout.contains("; 360 fingerprints now suppressed in "), "{stdout}");
+    assert_eq!(
+        sql(&db, "SELECT COUNT(*) FROM dedup_index WHERE first_seen_utc = '2026-11-30T09:00:00Z'"),
+        360
+    );
+    // The old system's inputs, sent again inside the window: all duplicates.
+    let inputs = [
+        common::corpus("legacy/legacy_emails.json"),
+        common::corpus("legacy/legacy_transactions.csv"),
+    ];
+    let inputs: Vec<&std::path::Path> = inputs.iter().map(|p| p.as_path()).collect();
+    let (_, inside) = run_json(&db, &["--now", "2026-11-30T10:00:00Z"], &inputs);
+    assert_eq!(counts(&inside), (400, 0, 400, 0), "{inside}");
+    // A day after the old first-seen time the window has ended.
+    let (_, after) = run_json(&db, &["--now", "2026-12-01T09:00:01Z"], &inputs);
+    assert_eq!(counts(&after), (400, 360, 40, 0), "{after}");
+}

@@ -6,6 +6,7 @@ mod deliver;
 mod drops;
 mod error;
 mod export;
+mod legacy;
 mod run;
 pub mod store;
 
@@ -13,5 +14,6 @@ pub use deliver::{DryRun, Notifier, SlackWebhooks};
 pub use drops::find_drops;
 pub use error::LocalError;
 pub use export::report_from_export;
+pub use legacy::{LegacyImport, import_legacy};
 pub use run::{Progress, RunOptions, deliver_pending, run};
 pub use store::{DeliveryTask, Store};

@@ -298,6 +298,34 @@ impl Store {
         Ok(records)
     }
 
+    /// Marks fingerprints as first seen at the given epoch seconds (keeping
+    /// a later first-seen time already known). Returns how many distinct
+    /// fingerprints the index now holds from this call.
+    pub fn import_seen(
+        &mut self,
+        seen: &[([u8; 32], i64, triage_core::Source)],
+    ) -> Result<u64, LocalError> {
+        let path = self.path.clone();
+        let db = |cause| LocalError::Database { path: path.clone(), cause };
+        let tx = self.conn.transaction().map_err(db)?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO dedup (hash, first_seen, source) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(hash) DO UPDATE SET first_seen = max(first_seen, excluded.first_seen)",
+                )
+                .map_err(db)?;
+            for (key, first_seen, source) in seen {
+                insert.execute(params![&key[..], first_seen, source.as_str()]).map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        let mut distinct: Vec<&[u8; 32]> = seen.iter().map(|(key, _, _)| key).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        Ok(distinct.len() as u64)
+    }
+
     /// Notes how a drop ended.
     pub fn record_drop(
         &self,
