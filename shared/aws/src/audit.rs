@@ -369,17 +369,28 @@ impl AuditLog {
             .expression_attribute_values(":dry", s(state::DRY_RUN))
             .expression_attribute_values(":pending", s(state::PENDING))
             .expression_attribute_values(":failed", s(state::FAILED))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(AwsError::sdk("dynamodb", "UpdateItem", e)),
+            Err(e) => match e.as_service_error() {
+                // Recorded before (a redelivery): nothing to do. No item at
+                // all means the message points nowhere: say so.
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    match failed.item().map(|item| delivery(item, destination).is_some()) {
+                        Some(true) => Ok(()),
+                        _ => Err(AwsError::Malformed {
+                            what: "delivery message",
+                            message: format!(
+                                "no audit item {}/{} with a delivery to {destination}",
+                                key.alert_hash, key.event
+                            ),
+                        }),
+                    }
+                }
+                _ => Err(AwsError::sdk("dynamodb", "UpdateItem", e)),
+            },
         }
     }
 }

@@ -340,3 +340,37 @@ async fn a_claim_left_by_a_crashed_run_is_finished_not_taken_for_a_duplicate() {
     assert_eq!(summary.objects.left, 1);
     assert_eq!(w.stack.keys("incoming/").await, [other]);
 }
+
+#[tokio::test]
+#[ignore = "needs the emulator venv: run tests/run.sh"]
+async fn a_dry_run_sender_records_dry_run_and_refuses_a_message_with_no_audit_item() {
+    let w = world().await;
+    w.stack.upload("events/drops/transactions.csv", "incoming/transactions.csv").await;
+    triage_ingest::handle(&w.ingest, event("schedule.json")).await.unwrap();
+    let messages = w.stack.drain(&w.stack.settings.slack_queue_url).await;
+    let (id, body) = messages[0].clone();
+    let mut forged: serde_json::Value = serde_json::from_str(&body).unwrap();
+    forged["audit"]["event"] = serde_json::json!("2024-01-01T00:00:00Z#no-such-run#00000000");
+    let batch = [(id.clone(), body), ("forged".to_string(), forged.to_string())];
+
+    let settings = triage_aws::Settings { dry_run: true, ..w.stack.settings.clone() };
+    let sender = SlackSender::from_settings(&settings, &w.stack.clients).unwrap();
+    let response = triage_slack_sender::handle(&sender, sqs_event(&batch)).await;
+    assert_eq!(failures(&response), ["forged"]);
+    assert!(w.slack.hooks().is_empty(), "a dry run posts nothing");
+    let states: Vec<String> = w
+        .stack
+        .scan(&w.stack.settings.audit_table)
+        .await
+        .iter()
+        .flat_map(|item| {
+            item["deliveries"]
+                .as_m()
+                .unwrap()
+                .values()
+                .map(|d| d.as_m().unwrap()["state"].as_s().unwrap().clone())
+        })
+        .filter(|state| state == "dry_run")
+        .collect();
+    assert_eq!(states.len(), 1);
+}
