@@ -51,13 +51,18 @@ fn canonical(path: &Path) -> PathBuf {
     }
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LocalError> {
+/// The entries of a folder, by name, so every walk is in a stable order.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>, LocalError> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| LocalError::io(dir, e))?
         .collect::<Result<_, _>>()
         .map_err(|e| LocalError::io(dir, e))?;
     entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    Ok(entries)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LocalError> {
+    for entry in sorted_entries(dir)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name.ends_with(".md") {

@@ -55,12 +55,7 @@ pub fn report_from_export(dir: &Path) -> Result<AuditReport, LocalError> {
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LocalError> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| LocalError::io(dir, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| LocalError::io(dir, e))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    for entry in crate::drops::sorted_entries(dir)? {
         let path = entry.path();
         if path.is_dir() {
             collect(&path, files)?;
