@@ -110,6 +110,8 @@ pub struct Hook {
 }
 
 /// A Slack stand-in on 127.0.0.1: answers 200 `ok` and records each call.
+/// Channels named `busy-*` are rate limited on their first call (429 with
+/// `Retry-After: 1`), `down-*` always answer 500, and `gone-*` 404.
 #[derive(Debug, Clone)]
 pub struct SlackServer {
     pub port: u16,
@@ -136,6 +138,20 @@ impl SlackServer {
 
     pub fn hooks(&self) -> Vec<Hook> {
         self.received.lock().unwrap().clone()
+    }
+}
+
+/// The answer to the `earlier`-th call before this one on `path`.
+fn reply(path: &str, earlier: usize) -> &'static [u8] {
+    let channel = path.rsplit('/').next().unwrap_or_default();
+    if channel.starts_with("busy-") && earlier == 0 {
+        b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n"
+    } else if channel.starts_with("down-") {
+        b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"
+    } else if channel.starts_with("gone-") {
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 12\r\n\r\nno_such_hook"
+    } else {
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
     }
 }
 
@@ -171,9 +187,13 @@ async fn serve(mut stream: tokio::net::TcpStream, log: Arc<Mutex<Vec<Hook>>>) {
         }
         let body = String::from_utf8_lossy(&buffer[header_end..header_end + length]).to_string();
         buffer.drain(..header_end + length);
-        log.lock().unwrap().push(Hook { path, body });
-        let reply = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok";
-        if stream.write_all(reply).await.is_err() {
+        let earlier = {
+            let mut log = log.lock().unwrap();
+            let earlier = log.iter().filter(|h| h.path == path).count();
+            log.push(Hook { path: path.clone(), body });
+            earlier
+        };
+        if stream.write_all(reply(&path, earlier)).await.is_err() {
             return;
         }
     }
