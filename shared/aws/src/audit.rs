@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
@@ -232,11 +233,7 @@ impl AuditLog {
     ) -> Result<Begin> {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("alert_hash", s(&key.alert_hash))
-            .key("event", s(&key.event))
+            .update_delivery(key, destination)
             .update_expression(
                 "SET deliveries.#d.#st = :sending, deliveries.#d.#lu = :lease, deliveries.#d.#tk = :token, \
                  deliveries.#d.#at = deliveries.#d.#at + :one",
@@ -245,8 +242,6 @@ impl AuditLog {
                 "deliveries.#d.#st = :pending OR deliveries.#d.#st = :failed \
                  OR (deliveries.#d.#st = :sending AND deliveries.#d.#lu < :now)",
             )
-            .expression_attribute_names("#d", destination)
-            .expression_attribute_names("#st", "state")
             .expression_attribute_names("#lu", "lease_until")
             .expression_attribute_names("#tk", "token")
             .expression_attribute_names("#at", "attempts")
@@ -315,14 +310,8 @@ impl AuditLog {
         outcome: std::result::Result<DateTime<Utc>, String>,
     ) -> Result<bool> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("alert_hash", s(&key.alert_hash))
-            .key("event", s(&key.event))
+            .update_delivery(key, destination)
             .condition_expression("deliveries.#d.#tk = :token")
-            .expression_attribute_names("#d", destination)
-            .expression_attribute_names("#st", "state")
             .expression_attribute_names("#lu", "lease_until")
             .expression_attribute_names("#tk", "token")
             .expression_attribute_values(":token", s(token));
@@ -354,18 +343,24 @@ impl AuditLog {
         }
     }
 
-    /// Dry run: records `dry_run` for a pending or failed delivery.
-    pub async fn record_dry_run(&self, key: &AuditKey, destination: &str) -> Result<()> {
-        let result = self
-            .client
+    /// An UpdateItem on `deliveries.<destination>` of the item at `key`, with
+    /// `#d` naming the destination and `#st` its state.
+    fn update_delivery(&self, key: &AuditKey, destination: &str) -> UpdateItemFluentBuilder {
+        self.client
             .update_item()
             .table_name(&self.table)
             .key("alert_hash", s(&key.alert_hash))
             .key("event", s(&key.event))
-            .update_expression("SET deliveries.#d.#st = :dry")
-            .condition_expression("deliveries.#d.#st = :pending OR deliveries.#d.#st = :failed")
             .expression_attribute_names("#d", destination)
             .expression_attribute_names("#st", "state")
+    }
+
+    /// Dry run: records `dry_run` for a pending or failed delivery.
+    pub async fn record_dry_run(&self, key: &AuditKey, destination: &str) -> Result<()> {
+        let result = self
+            .update_delivery(key, destination)
+            .update_expression("SET deliveries.#d.#st = :dry")
+            .condition_expression("deliveries.#d.#st = :pending OR deliveries.#d.#st = :failed")
             .expression_attribute_values(":dry", s(state::DRY_RUN))
             .expression_attribute_values(":pending", s(state::PENDING))
             .expression_attribute_values(":failed", s(state::FAILED))

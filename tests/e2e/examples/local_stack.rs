@@ -33,21 +33,7 @@ async fn main() {
     ] {
         stack.upload(path, key).await;
     }
-    let s = &stack.settings;
-    for (name, value) in [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("TRIAGE_BUCKET", &s.bucket),
-        ("TRIAGE_DEDUP_TABLE", &s.dedup_table),
-        ("TRIAGE_AUDIT_TABLE", &s.audit_table),
-        ("TRIAGE_SLACK_QUEUE_URL", &s.slack_queue_url),
-        ("TRIAGE_EMAIL_QUEUE_URL", &s.email_queue_url),
-        ("TRIAGE_SLACK_SECRET_PREFIX", &s.slack_secret_prefix),
-        ("TRIAGE_EMAIL_SENDER", &s.email_sender),
-        ("TRIAGE_DRY_RUN", "true"),
-    ] {
+    for (name, value) in stack.function_env(&endpoint, true) {
         println!("export {name}='{value}'");
     }
 }

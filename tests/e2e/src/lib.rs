@@ -207,6 +207,26 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The environment a function needs to run against this stack on the
+    /// emulator at `endpoint`.
+    pub fn function_env(&self, endpoint: &str, dry_run: bool) -> Vec<(&'static str, String)> {
+        let s = &self.settings;
+        vec![
+            ("AWS_ENDPOINT_URL", endpoint.to_string()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("TRIAGE_BUCKET", s.bucket.clone()),
+            ("TRIAGE_DEDUP_TABLE", s.dedup_table.clone()),
+            ("TRIAGE_AUDIT_TABLE", s.audit_table.clone()),
+            ("TRIAGE_SLACK_QUEUE_URL", s.slack_queue_url.clone()),
+            ("TRIAGE_EMAIL_QUEUE_URL", s.email_queue_url.clone()),
+            ("TRIAGE_SLACK_SECRET_PREFIX", s.slack_secret_prefix.clone()),
+            ("TRIAGE_EMAIL_SENDER", s.email_sender.clone()),
+            ("TRIAGE_DRY_RUN", dry_run.to_string()),
+        ]
+    }
+
     /// Creates bucket, tables, queues, SES identity and one webhook secret
     /// per channel pointing at `slack`, all named with a random suffix.
     pub async fn create(sdk: &SdkConfig, slack: &SlackServer) -> Stack {

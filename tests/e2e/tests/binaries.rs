@@ -7,9 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use triage_e2e::{
-    Expected, Moto, REGION, SlackServer, Stack, free_port, repo, venv, wait_for_port,
-};
+use triage_e2e::{Expected, Moto, SlackServer, Stack, free_port, repo, venv, wait_for_port};
 
 /// `cargo lambda watch` and everything it started (one process group).
 struct Watch(Child);
@@ -46,23 +44,9 @@ async fn the_ingest_binary_under_cargo_lambda_reports_the_counts() {
     }
     let expected = Expected::of(&drops);
 
-    let s = &stack.settings;
     let port = free_port();
-    let environment = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("TRIAGE_BUCKET", &s.bucket),
-        ("TRIAGE_DEDUP_TABLE", &s.dedup_table),
-        ("TRIAGE_AUDIT_TABLE", &s.audit_table),
-        ("TRIAGE_SLACK_QUEUE_URL", &s.slack_queue_url),
-        ("TRIAGE_EMAIL_QUEUE_URL", &s.email_queue_url),
-        ("TRIAGE_SLACK_SECRET_PREFIX", &s.slack_secret_prefix),
-        ("TRIAGE_EMAIL_SENDER", &s.email_sender),
-        ("TRIAGE_DRY_RUN", "false"),
-        ("RUST_LOG", "info"),
-    ];
+    let mut environment = stack.function_env(&moto.endpoint, false);
+    environment.push(("RUST_LOG", "info".to_string()));
     let child = Command::new("cargo")
         .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string(), "--ignore-changes"])
         .current_dir(repo())
@@ -109,7 +93,7 @@ async fn the_ingest_binary_under_cargo_lambda_reports_the_counts() {
         ["processed/bad-rows.csv", "processed/transactions.csv"]
     );
     assert_eq!(
-        stack.drain(&s.slack_queue_url).await.len() as u64,
+        stack.drain(&stack.settings.slack_queue_url).await.len() as u64,
         expected.deliveries_to("slack:")
     );
 }
