@@ -184,10 +184,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// Starts a write transaction (taking the write lock at once, so two runs
     /// sharing the file take turns instead of failing midway).
     pub fn begin(&mut self) -> Result<(), LocalError> {
